@@ -1,0 +1,183 @@
+import { UserError } from '../util/errors.ts';
+
+/** One command-line option. Names are kebab-case on the command line and camelCase in the result. */
+export interface OptionSpec {
+  type: 'string' | 'number' | 'integer' | 'boolean';
+  help: string;
+  default?: string | number | boolean;
+  choices?: readonly string[];
+  required?: boolean;
+  /** Option may be given several times; the value is an array. */
+  multiple?: boolean;
+}
+export type Schema = Record<string, OptionSpec>;
+
+type ValueOf<O extends OptionSpec> = O['type'] extends 'boolean'
+  ? boolean
+  : O['type'] extends 'string'
+    ? string
+    : number;
+export type Options<S extends Schema> = {
+  [K in keyof S as CamelCase<K & string>]: S[K]['multiple'] extends true
+    ? ValueOf<S[K]>[]
+    : S[K]['default'] extends string | number | boolean
+      ? ValueOf<S[K]>
+      : S[K]['required'] extends true
+        ? ValueOf<S[K]>
+        : ValueOf<S[K]> | undefined;
+};
+type CamelCase<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<CamelCase<B>>}` : S;
+
+export interface CommandSpec<S extends Schema> {
+  /** e.g. "nanovlm train" */
+  name: string;
+  summary: string;
+  usage?: string;
+  options: S;
+  /** Accept `--key=value` pairs not in the schema; they are returned in `extra` (config overrides). */
+  allowExtra?: boolean;
+}
+
+export interface Parsed<S extends Schema> {
+  options: Options<S>;
+  positionals: string[];
+  /** Unknown `--key=value` pairs, in order, when the command allows them. */
+  extra: [string, string][];
+  help: boolean;
+}
+
+export const camel = (s: string): string => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function convert(name: string, spec: OptionSpec, raw: string): string | number | boolean {
+  switch (spec.type) {
+    case 'boolean':
+      if (['true', '1', 'yes'].includes(raw)) return true;
+      if (['false', '0', 'no'].includes(raw)) return false;
+      throw new UserError(`--${name}: expected true or false, got "${raw}"`, 2);
+    case 'number':
+    case 'integer': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got "${raw}"`, 2);
+      if (spec.type === 'integer' && !Number.isInteger(n))
+        throw new UserError(`--${name}: expected an integer, got "${raw}"`, 2);
+      return n;
+    }
+    default:
+      if (spec.choices && !spec.choices.includes(raw))
+        throw new UserError(`--${name}: expected one of ${spec.choices.join(', ')}, got "${raw}"`, 2);
+      return raw;
+  }
+}
+
+/** Parses argv against a schema: unknown options, wrong types and missing required options are usage errors. */
+export function parseArgs<S extends Schema>(argv: string[], spec: CommandSpec<S>): Parsed<S> {
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  const extra: [string, string][] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let raw: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    let opt = spec.options[name];
+    if (!opt && name.startsWith('no-') && spec.options[name.slice(3)]?.type === 'boolean' && raw === undefined) {
+      name = name.slice(3);
+      opt = spec.options[name];
+      raw = 'false';
+    }
+    if (!opt) {
+      if (spec.allowExtra && raw !== undefined) {
+        extra.push([name, raw]);
+        continue;
+      }
+      const known = Object.keys(spec.options).map((k) => `--${k}`);
+      throw new UserError(`${spec.name}: unknown option --${name} (known: ${known.join(', ') || 'none'})`, 2);
+    }
+    if (raw === undefined) {
+      if (opt.type === 'boolean') raw = 'true';
+      else {
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) throw new UserError(`--${name}: a value is required`, 2);
+        raw = next;
+        i++;
+      }
+    }
+    const v = convert(name, opt, raw);
+    const key = camel(name);
+    if (opt.multiple) ((values[key] ??= []) as unknown[]).push(v);
+    else values[key] = v;
+  }
+  for (const [name, opt] of Object.entries(spec.options)) {
+    const key = camel(name);
+    if (values[key] === undefined) {
+      if (opt.multiple) values[key] = [];
+      else if (opt.default !== undefined) values[key] = opt.default;
+      else if (opt.required && !help) throw new UserError(`${spec.name}: --${name} is required`, 2);
+    }
+  }
+  return { options: values as Options<S>, positionals, extra, help };
+}
+
+export function formatHelp(spec: CommandSpec<Schema>): string {
+  const lines = [`${spec.usage ?? `usage: ${spec.name} [options]`}`, '', spec.summary, '', 'options:'];
+  for (const [name, opt] of Object.entries(spec.options)) {
+    const value = opt.type === 'boolean' ? '' : ` <${opt.choices ? opt.choices.join('|') : opt.type}>`;
+    const def = opt.default !== undefined ? ` (default: ${opt.default})` : opt.required ? ' (required)' : '';
+    lines.push(`  --${name}${value}`.padEnd(34) + ` ${opt.help}${def}`);
+  }
+  lines.push(`  --help`.padEnd(34) + ' show this help');
+  if (spec.allowExtra) lines.push('', '  --key=value                       override a config field (type-checked)');
+  return lines.join('\n');
+}
+
+/**
+ * Applies `key=value` overrides to a config object, keeping each field's type. Unknown keys and wrong
+ * types are rejected with a message naming the key. Nested fields use dots: `optim.lr=3e-4`.
+ */
+export function applyOverrides<T extends object>(config: T, overrides: [string, string][], where = 'config'): T {
+  const out = structuredClone(config) as Record<string, unknown>;
+  for (const [key, raw] of overrides) {
+    const parts = key.split('.');
+    let obj: Record<string, unknown> = out;
+    for (const p of parts.slice(0, -1)) {
+      const next = obj[p] ?? obj[camel(p)];
+      if (typeof next !== 'object' || next === null) throw new UserError(`${where}: unknown key "${key}"`, 2);
+      obj = next as Record<string, unknown>;
+    }
+    const last = parts[parts.length - 1]!;
+    const field = last in obj ? last : camel(last) in obj ? camel(last) : null;
+    if (field === null) {
+      throw new UserError(`${where}: unknown key "${key}" (known: ${Object.keys(obj).join(', ')})`, 2);
+    }
+    const current = obj[field];
+    if (typeof current === 'number') {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new UserError(`${where}: ${key} must be a number, got "${raw}"`, 2);
+      if (Number.isInteger(current) && !Number.isInteger(n) && !/[.eE]/.test(String(current)) && /^(n_|num|max|batch|steps|seed)/.test(last)) {
+        throw new UserError(`${where}: ${key} must be an integer, got "${raw}"`, 2);
+      }
+      obj[field] = n;
+    } else if (typeof current === 'boolean') {
+      if (!['true', 'false'].includes(raw)) throw new UserError(`${where}: ${key} must be true or false, got "${raw}"`, 2);
+      obj[field] = raw === 'true';
+    } else if (typeof current === 'string' || current === null) {
+      obj[field] = raw;
+    } else {
+      throw new UserError(`${where}: ${key} is not a plain value and cannot be overridden`, 2);
+    }
+  }
+  return out as T;
+}

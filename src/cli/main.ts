@@ -1,0 +1,45 @@
+import { UserError } from '../util/errors.ts';
+
+/** Each command lives in its own file and exports `run(argv): Promise<number>`; loaded on demand. */
+const commands: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }> = {
+  main: { summary: 'set up and run the whole pipeline on the built-in data', load: () => import('./main-job.ts') },
+  data: { summary: 'build, import and describe datasets (scenes, coco, describe)', load: () => import('./data.ts') },
+  tokenizer: { summary: 'train a byte-level BPE tokenizer', load: () => import('./tokenizer.ts') },
+  info: { summary: 'parameter counts and FLOPs of a model preset', load: () => import('./info.ts') },
+  train: { summary: 'train a model', load: () => import('./train.ts') },
+  generate: { summary: 'describe images with a trained model', load: () => import('./generate.ts') },
+  eval: { summary: 'complete, judge, report and auto-evaluate', load: () => import('./eval.ts') },
+  serve: { summary: 'HTTP API and web page for a trained model', load: () => import('./serve.ts') },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+  return ['usage: nanovlm <command> [options]   (nanovlm <command> --help for details)', '', 'commands:', ...rows].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    console.error(`nanovlm: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await cmd.load();
+    return await mod.run(rest);
+  } catch (e) {
+    if (e instanceof UserError) {
+      console.error(`nanovlm ${name}: ${e.message}`);
+      return e.exitCode;
+    }
+    if ((e as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(`cli/`)) {
+      console.error(`nanovlm: the "${name}" command is not available in this build`);
+      return 2;
+    }
+    throw e;
+  }
+}

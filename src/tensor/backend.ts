@@ -1,0 +1,132 @@
+/**
+ * The kernel interface both backends implement. Kernels work on flat row-major buffers with explicit
+ * sizes; they never allocate on the hot path (callers pass every output buffer).
+ *
+ * Conventions:
+ * - `F` is Float32Array (native) or Float32Array | Float64Array (ts reference, used in float64 for
+ *   gradient checks). A kernel reads and writes buffers of one float type.
+ * - Forward kernels OVERWRITE their outputs (every element is written, even where masked).
+ * - Backward kernels ACCUMULATE into gradient buffers (`dx += ...`), like llm.c, so a tensor used
+ *   twice just receives two contributions.
+ * - Subarrays are fine: a buffer may be a view at an offset into a larger one.
+ */
+export type F = Float32Array | Float64Array;
+
+export interface Backend {
+  readonly name: 'ts' | 'native';
+  /** Threads the backend computes with (1 for ts). */
+  readonly threads: number;
+
+  /**
+   * C[i] = alpha * op(A[i]) · op(B[i]) + beta * C[i] for i < batch, row-major, contiguous.
+   * op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB), C is m×n.
+   * strideA/B/C are the element distances between batch items (0 broadcasts one matrix).
+   * beta = 0 must overwrite C even if it holds NaN.
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: F, b: F, beta: number, c: F,
+    batch: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+
+  /** y[r, c] += bias[c] for a rows×cols y. */
+  addBias(y: F, bias: F, rows: number, cols: number): void;
+  /** out[c] (+)= sum_r x[r, c]; accumulates when `accumulate`, else overwrites. */
+  sumRows(x: F, out: F, rows: number, cols: number, accumulate: boolean): void;
+
+  /** out[i] = a[i] + b[i % bn] (bn divides n; bn = n for plain elementwise). */
+  add(a: F, b: F, out: F, n: number, bn: number): void;
+  /** out[i] = a[i] * b[i % bn]. */
+  mul(a: F, b: F, out: F, n: number, bn: number): void;
+  /** out[i] = a[i] * s (out may be a). */
+  scale(a: F, s: number, out: F, n: number): void;
+  /** y[i] += alpha * x[i]. */
+  axpy(alpha: number, x: F, y: F, n: number): void;
+
+  /** Per row: y = (x - mean) * rstd * gamma + beta; also writes mean[rows] and rstd[rows]. */
+  layerNorm(x: F, gamma: F, beta: F, y: F, mean: F, rstd: F, rows: number, cols: number, eps: number): void;
+  /** Accumulates dx, dgamma, dbeta. */
+  layerNormBackward(
+    dy: F, x: F, gamma: F, mean: F, rstd: F, dx: F, dgamma: F, dbeta: F, rows: number, cols: number,
+  ): void;
+
+  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  gelu(x: F, y: F, n: number): void;
+  geluBackward(x: F, dy: F, dx: F, n: number): void;
+  relu(x: F, y: F, n: number): void;
+  reluBackward(x: F, dy: F, dx: F, n: number): void;
+
+  /** Row-wise softmax over the last dimension. */
+  softmax(x: F, y: F, rows: number, cols: number): void;
+  /** dx += y * (dy - sum(dy * y)) per row. */
+  softmaxBackward(y: F, dy: F, dx: F, rows: number, cols: number): void;
+
+  /**
+   * losses[r] = logsumexp(logits[r]) - logits[r, targets[r]], or 0 where targets[r] === ignoreIndex.
+   * Returns the number of rows that were not ignored. Targets outside [0, vocab) (other than the
+   * ignore index) are a caller error checked by the op front.
+   */
+  crossEntropy(logits: F, targets: Int32Array, losses: F, rows: number, vocab: number, ignoreIndex: number): number;
+  /** dlogits[r] += scale * (softmax(logits[r]) - onehot(targets[r])), skipping ignored rows. */
+  crossEntropyBackward(
+    logits: F, targets: Int32Array, dlogits: F, rows: number, vocab: number, ignoreIndex: number, scale: number,
+  ): void;
+
+  /**
+   * Multi-head scaled dot-product attention. For batch b, head h, query t, key j, channel d < headDim:
+   *   q[b*tq*qStride + t*qStride + h*headDim + d]
+   *   k[b*kvBatchStride + j*kvStride + h*headDim + d]   (v alike)
+   *   out[b*tq*outStride + t*outStride + h*headDim + d]
+   *   probs[((b*heads + h)*tq + t)*tk + j]  (the softmax, kept for the backward)
+   * Scores are scaled by 1/sqrt(headDim). `causal`: query t sees keys j <= t + (tk - tq).
+   * `keyMask` (b*tk + j, 1 = real token) hides padding keys. A query that sees no key outputs zeros.
+   * Lets one fused qkv buffer [B, T, 3C] be passed as three views (qStride = kvStride = 3C), and a
+   * KV cache [B, Tmax, C] be read with kvBatchStride = Tmax*C.
+   */
+  attention(
+    q: F, k: F, v: F, out: F, probs: F,
+    batch: number, heads: number, tq: number, tk: number, headDim: number,
+    qStride: number, kvStride: number, kvBatchStride: number, outStride: number,
+    causal: boolean, keyMask: Uint8Array | null,
+  ): void;
+  /** Accumulates dq, dk, dv (same layouts and strides as q, k, v). */
+  attentionBackward(
+    dout: F, q: F, k: F, v: F, probs: F, dq: F, dk: F, dv: F,
+    batch: number, heads: number, tq: number, tk: number, headDim: number,
+    qStride: number, kvStride: number, kvBatchStride: number, outStride: number,
+  ): void;
+
+  /** out[i, :] = weight[ids[i], :] (ids are checked by the op front). */
+  embedding(weight: F, ids: Int32Array, out: F, n: number, dim: number): void;
+  /** dweight[ids[i], :] += dout[i, :]. */
+  embeddingBackward(dout: F, ids: Int32Array, dweight: F, n: number, dim: number): void;
+
+  /**
+   * One image: x [C, H, W] -> cols [C*kh*kw, oh*ow] (rows ordered c, ki, kj), zero padding.
+   * oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
+   */
+  im2col(x: F, cols: F, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): void;
+  /** The adjoint of im2col: dx += scatter(dcols). */
+  col2im(dcols: F, dx: F, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): void;
+
+  /**
+   * Dropout with a counter-based mask: element i is kept when hash32(seed, offset + i) / 2^32 >= p
+   * (hash32 in src/util/rng.ts, mirrored in C). mask[i] = keep ? 1/(1-p) : 0; y[i] = x[i] * mask[i].
+   */
+  dropout(x: F, y: F, mask: F, n: number, p: number, seed: number, offset: number): void;
+
+  /** Sum of elements, accumulated in double precision. */
+  sum(x: F, n: number): number;
+  /** Sum of squares, accumulated in double precision (gradient norms). */
+  sumSquares(x: F, n: number): number;
+
+  /**
+   * Fused AdamW step (decoupled weight decay, bias correction), `step` counted from 1:
+   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+   *   p -= lr * ( (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps) + weightDecay * p )
+   */
+  adamw(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+  ): void;
+}

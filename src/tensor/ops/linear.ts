@@ -1,0 +1,29 @@
+import { backend } from '../backends/index.ts';
+import { Tensor, gradOf, record } from '../tensor.ts';
+import { expectFloat, shapeStr } from './check.ts';
+
+/**
+ * y = x · wᵀ + b over the last dimension: x [..., in], w [out, in], b [out] -> y [..., out].
+ * The standard layer of every model here, so it is one fused op (one GEMM plus a bias pass).
+ */
+export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
+  expectFloat('linear', x, w, b);
+  const inF = x.shape[x.ndim - 1]!;
+  if (w.ndim !== 2 || w.shape[1] !== inF) {
+    throw new Error(`linear: weight ${shapeStr(w)} does not match input ${shapeStr(x)} (expected [out, ${inF}])`);
+  }
+  const outF = w.shape[0]!;
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) throw new Error(`linear: bias ${shapeStr(b)} should be [${outF}]`);
+  const rows = x.size / inF;
+  const y = Tensor.zeros([...x.shape.slice(0, -1), outF], x.dtype);
+  const be = backend();
+  be.gemm(false, true, rows, outF, inF, 1, x.f, w.f, 0, y.f, 1, 0, 0, 0);
+  if (b) be.addBias(y.f, b.f, rows, outF);
+  return record(y, 'linear', b ? [x, w, b] : [x, w], (out) => {
+    const dy = out.grad!;
+    const be = backend();
+    if (x.requiresGrad) be.gemm(false, false, rows, inF, outF, 1, dy, w.f, 1, gradOf(x), 1, 0, 0, 0);
+    if (w.requiresGrad) be.gemm(true, false, outF, inF, rows, 1, dy, x.f, 1, gradOf(w), 1, 0, 0, 0);
+    if (b?.requiresGrad) be.sumRows(dy, gradOf(b), rows, outF, true);
+  });
+}

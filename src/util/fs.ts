@@ -1,0 +1,93 @@
+import { promises as fsp, writeFileSync, renameSync, readFileSync, existsSync, rmSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from './errors.ts';
+
+let tmpCounter = 0;
+/** A sibling temp name, unique within this process and across processes. */
+export function tempSibling(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${tmpCounter++}`);
+}
+
+/** Writes a file by writing a temp sibling, fsyncing it and renaming it over the target. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempSibling(file);
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+}
+
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+  const tmp = tempSibling(file);
+  writeFileSync(tmp, data);
+  const fd = openSync(tmp, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Reads and parses a JSON file; errors name the file. */
+export function readJson<T = unknown>(file: string): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: ${code === 'ENOENT' ? 'file not found' : String((e as Error).message)}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new UserError(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Parses JSONL text; each bad line is reported as `file line N: reason`. */
+export function parseJsonl<T = unknown>(text: string, file: string): T[] {
+  const out: T[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch (e) {
+      throw new UserError(`${file} line ${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+  }
+  return out;
+}
+
+export function readJsonl<T = unknown>(file: string): T[] {
+  if (!existsSync(file)) throw new UserError(`${file}: file not found`);
+  return parseJsonl<T>(readFileSync(file, 'utf8'), file);
+}
+
+/** Replaces a directory atomically: `build(tmpDir)` fills a temp sibling, which is then renamed into place. */
+export async function writeDirAtomic(dir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
+  const tmp = tempSibling(dir);
+  await fsp.mkdir(tmp, { recursive: true });
+  try {
+    await build(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  // rename(2) cannot replace a non-empty directory: move the old one aside first, then drop it.
+  const old = existsSync(dir) ? tempSibling(dir) + '.old' : null;
+  if (old) await fsp.rename(dir, old);
+  await fsp.rename(tmp, dir);
+  if (old) await fsp.rm(old, { recursive: true, force: true });
+}
