@@ -1,0 +1,53 @@
+/**
+ * `metrics.jsonl`: one JSON line per logged step (train rows carry loss, lr, grad_norm, samples_per_s;
+ * validation rows carry val_loss and val_ppl). Lines are appended as they happen; a kill can leave a
+ * torn last line, which the reader skips. On resume the file is cut back to the checkpoint's step so
+ * the curve shows one history.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/fs.ts';
+
+export interface MetricsRow {
+  step: number;
+  epoch?: number;
+  loss?: number;
+  lr?: number;
+  grad_norm?: number;
+  samples_per_s?: number;
+  val_loss?: number;
+  val_ppl?: number;
+  time?: number;
+}
+
+/** Reads the rows of a metrics file, skipping a torn or unparsable line instead of failing. */
+export function readMetrics(file: string): MetricsRow[] {
+  if (!existsSync(file)) return [];
+  const rows: MetricsRow[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const row = JSON.parse(line) as MetricsRow;
+      if (typeof row.step === 'number') rows.push(row);
+    } catch {
+      // a line cut by a kill: skip it
+    }
+  }
+  return rows;
+}
+
+export class MetricsLog {
+  readonly rows: MetricsRow[];
+  constructor(
+    readonly file: string,
+    opts: { keepUpToStep?: number } = {},
+  ) {
+    const old = readMetrics(file);
+    const keep = opts.keepUpToStep;
+    this.rows = keep === undefined ? [] : old.filter((r) => r.step <= keep);
+    writeFileAtomicSync(file, this.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
+  append(row: MetricsRow): void {
+    this.rows.push(row);
+    appendFileSync(this.file, JSON.stringify(row) + '\n');
+  }
+}
