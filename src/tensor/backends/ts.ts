@@ -1,0 +1,494 @@
+/**
+ * The reference backend: every kernel of `Backend` in plain TypeScript, generic over Float32Array and
+ * Float64Array (float64 is what the finite-difference gradient checks run in). Sums are accumulated in
+ * JavaScript numbers (double precision), so the float32 path is at least as accurate as the C kernels
+ * it is compared with. Readability comes first; the loop orders are merely the cache-friendly ones.
+ */
+import type { Backend, F } from '../backend.ts';
+import { hash32 } from '../../util/rng.ts';
+
+/**
+ * One matrix product C = alpha * op(A) · op(B) + beta * C at element offsets oa, ob, oc.
+ * Each row of C is accumulated in a float64 scratch row, then written once (so beta = 0 overwrites
+ * whatever C held, NaN included). The inner loops always run over contiguous memory.
+ */
+function gemmOne(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: F,
+  oa: number,
+  b: F,
+  ob: number,
+  beta: number,
+  c: F,
+  oc: number,
+  row: Float64Array,
+  bT: Float64Array | null,
+): void {
+  if (transA && transB && bT) {
+    // Both transposed: copy Bᵀ (k×n) once so the inner loop below is the contiguous "transA" one.
+    for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) bT[p * n + j] = b[ob + j * k + p]!;
+  }
+  for (let i = 0; i < m; i++) {
+    row.fill(0);
+    if (!transB) {
+      // row += A[i, p] * B[p, :]
+      for (let p = 0; p < k; p++) {
+        const aip = transA ? a[oa + p * m + i]! : a[oa + i * k + p]!;
+        if (aip === 0) continue;
+        const bp = ob + p * n;
+        for (let j = 0; j < n; j++) row[j] += aip * b[bp + j]!;
+      }
+    } else if (!transA) {
+      // row[j] = A[i, :] · B[j, :] (B stored n×k)
+      const ai = oa + i * k;
+      for (let j = 0; j < n; j++) {
+        const bj = ob + j * k;
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[ai + p]! * b[bj + p]!;
+        row[j] = s;
+      }
+    } else {
+      // A stored k×m, B stored n×k: use the copied Bᵀ.
+      for (let p = 0; p < k; p++) {
+        const aip = a[oa + p * m + i]!;
+        if (aip === 0) continue;
+        const bp = p * n;
+        for (let j = 0; j < n; j++) row[j] += aip * bT![bp + j]!;
+      }
+    }
+    const ci = oc + i * n;
+    if (beta === 0) for (let j = 0; j < n; j++) c[ci + j] = alpha * row[j]!;
+    else for (let j = 0; j < n; j++) c[ci + j] = alpha * row[j]! + beta * c[ci + j]!;
+  }
+}
+
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: F,
+  b: F,
+  beta: number,
+  c: F,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  strideC: number,
+): void {
+  const row = new Float64Array(n);
+  const bT = transA && transB ? new Float64Array(k * n) : null;
+  for (let t = 0; t < batch; t++) {
+    gemmOne(transA, transB, m, n, k, alpha, a, t * strideA, b, t * strideB, beta, c, t * strideC, row, bT);
+  }
+}
+
+function layerNorm(
+  x: F,
+  gamma: F,
+  beta: F,
+  y: F,
+  mean: F,
+  rstd: F,
+  rows: number,
+  cols: number,
+  eps: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += x[o + c]!;
+    const mu = s / cols;
+    let v = 0;
+    for (let c = 0; c < cols; c++) {
+      const d = x[o + c]! - mu;
+      v += d * d;
+    }
+    const rs = 1 / Math.sqrt(v / cols + eps);
+    for (let c = 0; c < cols; c++) y[o + c] = (x[o + c]! - mu) * rs * gamma[c]! + beta[c]!;
+    mean[r] = mu;
+    rstd[r] = rs;
+  }
+}
+
+/** With xhat = (x - mean) rstd and g = dy * gamma: dx = rstd (g - mean(g) - xhat mean(g xhat)). */
+function layerNormBackward(
+  dy: F,
+  x: F,
+  gamma: F,
+  mean: F,
+  rstd: F,
+  dx: F,
+  dgamma: F,
+  dbeta: F,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const mu = mean[r]!;
+    const rs = rstd[r]!;
+    let gMean = 0;
+    let gxMean = 0;
+    for (let c = 0; c < cols; c++) {
+      const g = dy[o + c]! * gamma[c]!;
+      gMean += g;
+      gxMean += g * (x[o + c]! - mu) * rs;
+    }
+    gMean /= cols;
+    gxMean /= cols;
+    for (let c = 0; c < cols; c++) {
+      const xhat = (x[o + c]! - mu) * rs;
+      const g = dy[o + c]! * gamma[c]!;
+      dx[o + c] += rs * (g - gMean - xhat * gxMean);
+      dgamma[c] += dy[o + c]! * xhat;
+      dbeta[c] += dy[o + c]!;
+    }
+  }
+}
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/** Per (batch, head, query): scores over the visible keys, softmax into `probs` (0 where hidden), out = P v. */
+function attention(
+  q: F,
+  k: F,
+  v: F,
+  out: F,
+  probs: F,
+  batch: number,
+  heads: number,
+  tq: number,
+  tk: number,
+  headDim: number,
+  qStride: number,
+  kvStride: number,
+  kvBatchStride: number,
+  outStride: number,
+  causal: boolean,
+  keyMask: Uint8Array | null,
+): void {
+  const scale = 1 / Math.sqrt(headDim);
+  const acc = new Float64Array(headDim);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < tq; t++) {
+        const qo = b * tq * qStride + t * qStride + h * headDim;
+        const po = ((b * heads + h) * tq + t) * tk;
+        // Keys visible to this query: j < last, and not masked.
+        const last = causal ? Math.min(tk, t + (tk - tq) + 1) : tk;
+        let max = -Infinity;
+        for (let j = 0; j < tk; j++) {
+          if (j >= last || (keyMask && keyMask[b * tk + j] === 0)) {
+            probs[po + j] = 0;
+            continue;
+          }
+          const ko = b * kvBatchStride + j * kvStride + h * headDim;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) s += q[qo + d]! * k[ko + d]!;
+          s *= scale;
+          probs[po + j] = s;
+          if (s > max) max = s;
+        }
+        acc.fill(0);
+        if (max !== -Infinity) {
+          // probs holds the scaled scores of the visible keys; turn them into exps, then probabilities.
+          let sum = 0;
+          for (let j = 0; j < last; j++) {
+            if (keyMask && keyMask[b * tk + j] === 0) continue;
+            const ex = Math.exp(probs[po + j]! - max);
+            probs[po + j] = ex;
+            sum += ex;
+          }
+          const inv = 1 / sum;
+          for (let j = 0; j < last; j++) {
+            if (keyMask && keyMask[b * tk + j] === 0) continue;
+            const p = probs[po + j]! * inv;
+            probs[po + j] = p;
+            const vo = b * kvBatchStride + j * kvStride + h * headDim;
+            for (let d = 0; d < headDim; d++) acc[d] += p * v[vo + d]!;
+          }
+        }
+        const oo = b * tq * outStride + t * outStride + h * headDim;
+        for (let d = 0; d < headDim; d++) out[oo + d] = acc[d]!;
+      }
+    }
+  }
+}
+
+/**
+ * With P the saved probabilities: dv += Pᵀ dout; dP = dout vᵀ; dS = P (dP - rowsum(P dP));
+ * dq += scale dS k; dk += scale dSᵀ q. Hidden keys have P = 0 and so receive nothing.
+ */
+function attentionBackward(
+  dout: F,
+  q: F,
+  k: F,
+  v: F,
+  probs: F,
+  dq: F,
+  dk: F,
+  dv: F,
+  batch: number,
+  heads: number,
+  tq: number,
+  tk: number,
+  headDim: number,
+  qStride: number,
+  kvStride: number,
+  kvBatchStride: number,
+  outStride: number,
+): void {
+  const scale = 1 / Math.sqrt(headDim);
+  const dp = new Float64Array(tk);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < tq; t++) {
+        const qo = b * tq * qStride + t * qStride + h * headDim;
+        const oo = b * tq * outStride + t * outStride + h * headDim;
+        const po = ((b * heads + h) * tq + t) * tk;
+        let dot = 0;
+        for (let j = 0; j < tk; j++) {
+          const p = probs[po + j]!;
+          if (p === 0) {
+            dp[j] = 0;
+            continue;
+          }
+          const vo = b * kvBatchStride + j * kvStride + h * headDim;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) {
+            s += dout[oo + d]! * v[vo + d]!;
+            dv[vo + d] += p * dout[oo + d]!;
+          }
+          dp[j] = s;
+          dot += p * s;
+        }
+        for (let j = 0; j < tk; j++) {
+          const p = probs[po + j]!;
+          if (p === 0) continue;
+          const ds = p * (dp[j]! - dot) * scale;
+          const ko = b * kvBatchStride + j * kvStride + h * headDim;
+          for (let d = 0; d < headDim; d++) {
+            dq[qo + d] += ds * k[ko + d]!;
+            dk[ko + d] += ds * q[qo + d]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Calls fn(ci, hi, wi) for every (row of cols, input position) pair im2col touches inside the image. */
+function forEachPatchElement(
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
+  fn: (colIndex: number, xIndex: number) => void,
+): void {
+  const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        const colRow = ((ch * kh + ki) * kw + kj) * oh * ow;
+        for (let oy = 0; oy < oh; oy++) {
+          const y = oy * stride - pad + ki;
+          for (let ox = 0; ox < ow; ox++) {
+            const x = ox * stride - pad + kj;
+            const inside = y >= 0 && y < h && x >= 0 && x < w;
+            fn(colRow + oy * ow + ox, inside ? (ch * h + y) * w + x : -1);
+          }
+        }
+      }
+    }
+  }
+}
+
+export const tsBackend: Backend = {
+  name: 'ts',
+  threads: 1,
+
+  gemm,
+
+  addBias(y, bias, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) y[o + c] += bias[c]!;
+    }
+  },
+  sumRows(x, out, rows, cols, accumulate) {
+    const s = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) s[c] += x[o + c]!;
+    }
+    for (let c = 0; c < cols; c++) out[c] = accumulate ? out[c]! + s[c]! : s[c]!;
+  },
+
+  add(a, b, out, n, bn) {
+    for (let i = 0; i < n; i++) out[i] = a[i]! + b[i % bn]!;
+  },
+  mul(a, b, out, n, bn) {
+    for (let i = 0; i < n; i++) out[i] = a[i]! * b[i % bn]!;
+  },
+  scale(a, s, out, n) {
+    for (let i = 0; i < n; i++) out[i] = a[i]! * s;
+  },
+  axpy(alpha, x, y, n) {
+    for (let i = 0; i < n; i++) y[i] += alpha * x[i]!;
+  },
+
+  layerNorm,
+  layerNormBackward,
+
+  gelu(x, y, n) {
+    for (let i = 0; i < n; i++) {
+      const xi = x[i]!;
+      y[i] = 0.5 * xi * (1 + Math.tanh(GELU_K * (xi + GELU_C * xi * xi * xi)));
+    }
+  },
+  geluBackward(x, dy, dx, n) {
+    for (let i = 0; i < n; i++) {
+      const xi = x[i]!;
+      const th = Math.tanh(GELU_K * (xi + GELU_C * xi * xi * xi));
+      const du = GELU_K * (1 + 3 * GELU_C * xi * xi);
+      dx[i] += dy[i]! * (0.5 * (1 + th) + 0.5 * xi * (1 - th * th) * du);
+    }
+  },
+  relu(x, y, n) {
+    for (let i = 0; i < n; i++) y[i] = x[i]! > 0 ? x[i]! : 0;
+  },
+  reluBackward(x, dy, dx, n) {
+    for (let i = 0; i < n; i++) if (x[i]! > 0) dx[i] += dy[i]!;
+  },
+
+  softmax(x, y, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) if (x[o + c]! > max) max = x[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(x[o + c]! - max);
+      const inv = 1 / sum;
+      for (let c = 0; c < cols; c++) y[o + c] = Math.exp(x[o + c]! - max) * inv;
+    }
+  },
+  softmaxBackward(y, dy, dx, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dy[o + c]! * y[o + c]!;
+      for (let c = 0; c < cols; c++) dx[o + c] += y[o + c]! * (dy[o + c]! - dot);
+    }
+  },
+
+  crossEntropy(logits, targets, losses, rows, vocab, ignoreIndex) {
+    let count = 0;
+    for (let r = 0; r < rows; r++) {
+      const t = targets[r]!;
+      if (t === ignoreIndex) {
+        losses[r] = 0;
+        continue;
+      }
+      const o = r * vocab;
+      let max = -Infinity;
+      for (let c = 0; c < vocab; c++) if (logits[o + c]! > max) max = logits[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < vocab; c++) sum += Math.exp(logits[o + c]! - max);
+      losses[r] = max + Math.log(sum) - logits[o + t]!;
+      count++;
+    }
+    return count;
+  },
+  crossEntropyBackward(logits, targets, dlogits, rows, vocab, ignoreIndex, scale) {
+    for (let r = 0; r < rows; r++) {
+      const t = targets[r]!;
+      if (t === ignoreIndex) continue;
+      const o = r * vocab;
+      let max = -Infinity;
+      for (let c = 0; c < vocab; c++) if (logits[o + c]! > max) max = logits[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < vocab; c++) sum += Math.exp(logits[o + c]! - max);
+      const inv = 1 / sum;
+      for (let c = 0; c < vocab; c++) {
+        const p = Math.exp(logits[o + c]! - max) * inv;
+        dlogits[o + c] += scale * (p - (c === t ? 1 : 0));
+      }
+    }
+  },
+
+  attention,
+  attentionBackward,
+
+  embedding(weight, ids, out, n, dim) {
+    for (let i = 0; i < n; i++) {
+      const src = ids[i]! * dim;
+      const dst = i * dim;
+      for (let d = 0; d < dim; d++) out[dst + d] = weight[src + d]!;
+    }
+  },
+  embeddingBackward(dout, ids, dweight, n, dim) {
+    for (let i = 0; i < n; i++) {
+      const dst = ids[i]! * dim;
+      const src = i * dim;
+      for (let d = 0; d < dim; d++) dweight[dst + d] += dout[src + d]!;
+    }
+  },
+
+  im2col(x, cols, c, h, w, kh, kw, stride, pad) {
+    forEachPatchElement(c, h, w, kh, kw, stride, pad, (ci, xi) => {
+      cols[ci] = xi < 0 ? 0 : x[xi]!;
+    });
+  },
+  col2im(dcols, dx, c, h, w, kh, kw, stride, pad) {
+    forEachPatchElement(c, h, w, kh, kw, stride, pad, (ci, xi) => {
+      if (xi >= 0) dx[xi] += dcols[ci]!;
+    });
+  },
+
+  dropout(x, y, mask, n, p, seed, offset) {
+    const keepScale = 1 / (1 - p);
+    for (let i = 0; i < n; i++) {
+      const keep = hash32(seed, offset + i) / 4294967296 >= p;
+      mask[i] = keep ? keepScale : 0;
+      y[i] = x[i]! * mask[i]!;
+    }
+  },
+
+  sum(x, n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i]!;
+    return s;
+  },
+  sumSquares(x, n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
+    return s;
+  },
+
+  adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
+    const c1 = 1 - Math.pow(beta1, step);
+    const c2 = 1 - Math.pow(beta2, step);
+    for (let i = 0; i < n; i++) {
+      const g = grad[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * g;
+      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      const p = param[i]!;
+      param[i] = p - lr * (mi / c1 / (Math.sqrt(vi / c2) + eps) + weightDecay * p);
+    }
+  },
+};

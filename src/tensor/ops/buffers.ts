@@ -1,0 +1,30 @@
+import type { F } from '../backend.ts';
+import { Tensor, gradOf } from '../tensor.ts';
+
+/** A zeroed float buffer of `t`'s float type (float32 unless t is float64). */
+export function floatLike(t: Tensor, n: number): F {
+  return t.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/**
+ * Where a backward kernel that fills several gradients at once should put `t`'s: its real gradient when
+ * it needs one, else a throwaway buffer (the kernel writes every output it has).
+ */
+export function gradOrScratch(t: Tensor): F {
+  return t.requiresGrad ? gradOf(t) : floatLike(t, t.size);
+}
+
+/** A one-element tensor of `like`'s float type holding `value` (shape []). */
+export function scalarLike(like: Tensor, value: number): Tensor {
+  const t = Tensor.zeros([], like.dtype === 'float64' ? 'float64' : 'float32');
+  t.data[0] = value;
+  return t;
+}
+
+/** `axis` counted from the end when negative, checked against `ndim`. */
+export function normAxis(op: string, axis: number, ndim: number): number {
+  const a = axis < 0 ? axis + ndim : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= ndim)
+    throw new Error(`${op}: axis ${axis} is out of range for ${ndim} dimensions`);
+  return a;
+}

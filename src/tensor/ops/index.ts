@@ -1,0 +1,12 @@
+export { linear } from './linear.ts';
+export { matmul, type MatmulOptions } from './matmul.ts';
+export { add, mul, scale } from './elementwise.ts';
+export { layerNorm } from './norm.ts';
+export { gelu, relu, softmax } from './activation.ts';
+export { crossEntropy, type CrossEntropyOptions } from './loss.ts';
+export { attention, selfAttention, type AttentionOptions } from './attention.ts';
+export { embedding } from './embedding.ts';
+export { conv2d, patchify, type Conv2dOptions } from './conv.ts';
+export { dropout } from './dropout.ts';
+export { concat, slice, reshape, permute, expand } from './shape.ts';
+export { sum, mean } from './reduce.ts';
