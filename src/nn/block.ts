@@ -1,0 +1,33 @@
+import { add } from '../tensor/ops/index.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { MultiHeadAttention } from './attention.ts';
+import { LayerNorm } from './layernorm.ts';
+import { MLP } from './mlp.ts';
+import { Module } from './module.ts';
+
+export interface BlockOptions {
+  causal?: boolean;
+  /** Hidden width of the MLP as a multiple of dim. */
+  mlpRatio?: number;
+  dropout?: number;
+}
+
+/** Pre-LN transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)). */
+export class Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attn: MultiHeadAttention;
+  readonly ln2: LayerNorm;
+  readonly mlp: MLP;
+  constructor(dim: number, heads: number, { causal = false, mlpRatio = 4, dropout = 0 }: BlockOptions = {}) {
+    super();
+    this.ln1 = this.child('ln1', new LayerNorm(dim));
+    this.attn = this.child('attn', new MultiHeadAttention(dim, heads, { causal, dropout }));
+    this.ln2 = this.child('ln2', new LayerNorm(dim));
+    this.mlp = this.child('mlp', new MLP(dim, Math.round(dim * mlpRatio), { dropout }));
+  }
+  /** x [B, T, C] -> [B, T, C]; `keyMask` [B*T] hides padding keys. */
+  forward(x: Tensor, keyMask: Uint8Array | null = null): Tensor {
+    const h = add(x, this.attn.forward(this.ln1.forward(x), keyMask));
+    return add(h, this.mlp.forward(this.ln2.forward(h)));
+  }
+}

@@ -1,0 +1,26 @@
+import { layerNorm } from '../tensor/ops/index.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { Module, Parameter } from './module.ts';
+
+/** Layer normalisation over the last dimension, with gain `weight` (ones) and shift `bias` (zeros). */
+export class LayerNorm extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+  readonly eps: number;
+  constructor(
+    readonly dim: number,
+    { eps = 1e-5 }: { eps?: number } = {},
+  ) {
+    super();
+    this.eps = eps;
+    this.weight = this.param('weight', new Parameter([dim], 1));
+    this.bias = this.param('bias', new Parameter([dim], 0));
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+  override initParameters(): void {
+    this.weight.data.fill(1);
+    this.bias.data.fill(0);
+  }
+}

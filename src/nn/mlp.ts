@@ -1,0 +1,25 @@
+import { gelu } from '../tensor/ops/index.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { Dropout } from './dropout.ts';
+import { Linear } from './linear.ts';
+import { Module } from './module.ts';
+
+/** The transformer feed-forward: `fc` (dim -> hidden), GELU, `proj` (hidden -> dim), dropout. */
+export class MLP extends Module {
+  readonly fc: Linear;
+  readonly proj: Linear;
+  readonly drop: Dropout;
+  constructor(
+    dim: number,
+    hidden: number,
+    { dropout = 0, bias = true }: { dropout?: number; bias?: boolean } = {},
+  ) {
+    super();
+    this.fc = this.child('fc', new Linear(dim, hidden, { bias }));
+    this.proj = this.child('proj', new Linear(hidden, dim, { bias }));
+    this.drop = this.child('drop', new Dropout(dropout));
+  }
+  forward(x: Tensor): Tensor {
+    return this.drop.forward(this.proj.forward(gelu(this.fc.forward(x))));
+  }
+}
