@@ -183,3 +183,32 @@ test('tied weights are one parameter under one name', () => {
   assert.deepEqual([...new Twice().parameters().keys()], ['weight', 'bias', 'again.weight', 'again.bias']);
   assert.equal(new LayerNorm(6).parameterCount(), 12);
 });
+
+test('layers pass their options to the ops: conv stride/padding, attention key mask and causality', () =>
+  withBackend('ts', () =>
+    noGrad(() => {
+      const conv = new Conv2d(3, 4, 3, { stride: 2, padding: 1 });
+      initWeights(conv, new Rng(1));
+      assert.deepEqual(conv.forward(Tensor.randn([2, 3, 8, 8], new Rng(2))).shape, [2, 4, 4, 4]);
+
+      // Changing a hidden (masked) key, or a later key under causality, leaves the other outputs unchanged.
+      const x = Tensor.randn([1, 4, 8], new Rng(3));
+      const x2 = Tensor.from(x.data, [1, 4, 8]);
+      for (let c = 0; c < 8; c++) x2.data[2 * 8 + c]! += 1;
+      const rows = (t: Tensor, r: number[]) =>
+        r.flatMap((i) => Array.from(t.data.subarray(i * 8, i * 8 + 8)));
+      const full = new MultiHeadAttention(8, 2);
+      initWeights(full, new Rng(4));
+      const mask = Uint8Array.from([1, 1, 0, 1]);
+      assert.deepEqual(rows(full.forward(x, mask), [0, 1, 3]), rows(full.forward(x2, mask), [0, 1, 3]));
+      assert.notDeepEqual(
+        rows(full.forward(x), [0]),
+        rows(full.forward(x2), [0]),
+        'unmasked, the key matters',
+      );
+      const causal = new MultiHeadAttention(8, 2, { causal: true });
+      initWeights(causal, new Rng(4));
+      assert.deepEqual(rows(causal.forward(x), [0, 1]), rows(causal.forward(x2), [0, 1]));
+      assert.notDeepEqual(rows(causal.forward(x), [3]), rows(causal.forward(x2), [3]));
+    }),
+  ));
