@@ -1,0 +1,51 @@
+/** Small dataset folders for the data tests: solid-colour PNGs whose colour encodes the record number. */
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { writeManifest, type Split } from '../../src/data/dataset.ts';
+
+export function tempDir(prefix = 'nanovlm-data-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Red channel of record i's picture (distinct for i < 256). */
+export const colourOf = (i: number) => ({ r: i % 256, g: 200, b: 30 });
+
+export async function solidPng(file: string, i: number, width = 32, height = 24): Promise<void> {
+  await sharp({ create: { width, height, channels: 3, background: colourOf(i) } })
+    .png()
+    .toFile(file);
+}
+
+export interface FixtureRecord {
+  id: string;
+  image: string;
+  split: Split;
+  captions: string[];
+  short?: string;
+  long?: string;
+  meta: { i: number };
+}
+
+/** Writes `n` records (every 5th is val) with captions, short and long texts and one PNG each. */
+export async function makeDataset(dir: string, n: number, splitOf: (i: number) => Split = (i) => (i % 5 === 4 ? 'val' : 'train')) {
+  mkdirSync(path.join(dir, 'images'), { recursive: true });
+  const records: FixtureRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const image = `images/${String(i).padStart(4, '0')}.png`;
+    await solidPng(path.join(dir, image), i);
+    records.push({
+      id: `r${i}`,
+      image,
+      split: splitOf(i),
+      captions: [`picture number ${i}`],
+      short: `short text ${i}`,
+      long: `a longer text about picture ${i} with more words`,
+      meta: { i },
+    });
+  }
+  await writeManifest(dir, records);
+  return records;
+}
