@@ -157,7 +157,15 @@ export async function writeSafetensors(
   const tmp = tempSibling(file);
   const fh = await fsp.open(tmp, 'w');
   try {
-    await fh.writev([header, ...chunks]);
+    // Gathered writes in groups (the OS caps buffers per call), each checked for completeness.
+    const all = [header, ...chunks];
+    for (let i = 0; i < all.length; i += 256) {
+      const group = all.slice(i, i + 256);
+      const expected = group.reduce((n, c) => n + c.length, 0);
+      const { bytesWritten } = await fh.writev(group);
+      if (bytesWritten !== expected)
+        throw new Error(`${file}: short write (${bytesWritten} of ${expected} bytes)`);
+    }
     await fh.sync();
     await fh.close();
     await fsp.rename(tmp, file);

@@ -188,3 +188,13 @@ test('missing file and bad tensors given to the writer are clear errors', async 
     /metadata "n" must be a string/,
   );
 });
+
+test('a file with many tensors (more than one gathered write) round-trips', async () => {
+  const many = new Map<string, Tensor>();
+  for (let i = 0; i < 1100; i++) many.set(`t${i}`, Tensor.from([i, -i], [2]));
+  const file = path.join(tmp, 'many.safetensors');
+  await writeSafetensors(file, many);
+  const back = readSafetensors(file).tensors;
+  assert.equal(back.size, 1100);
+  for (const [name, t] of many) assert.deepEqual(back.get(name)!.toArray(), t.toArray(), name);
+});
