@@ -178,14 +178,18 @@ export class ObjectMatcher {
   }
 }
 
-/** Things in a scene picture from its `meta`: `meta.objects` as [{name, count?}] (one entry per thing or per kind). */
+/**
+ * Things in a scene picture from its `meta`: `meta.groups` (the scene graph: one group per kind of thing,
+ * with its count) or `meta.objects` ([{name, count?}], one entry per kind or per copy).
+ */
 export function presentFromMeta(meta: unknown): Map<string, number> {
-  const list = (meta as { objects?: unknown })?.objects;
-  if (!Array.isArray(list)) throw new UserError('scene meta has no "objects" list');
+  const m = meta as { objects?: unknown; groups?: unknown } | null | undefined;
+  const list = Array.isArray(m?.groups) ? m.groups : m?.objects;
+  if (!Array.isArray(list)) throw new UserError('scene meta has no "groups" or "objects" list');
   const present = new Map<string, number>();
   for (const o of list) {
     const name = typeof o === 'string' ? o : (o as { name?: unknown })?.name;
-    if (typeof name !== 'string') throw new UserError('scene meta: an object has no "name"');
+    if (typeof name !== 'string') throw new UserError('scene meta: a thing has no "name"');
     const count = typeof (o as { count?: unknown }).count === 'number' ? (o as { count: number }).count : 1;
     present.set(name, (present.get(name) ?? 0) + count);
   }

@@ -84,7 +84,8 @@ test('presentFromMeta: per-kind counts or one entry per thing', () => {
     ],
   );
   assert.deepEqual([...presentFromMeta({ objects: [{ name: 'dog' }, { name: 'dog' }] })], [['dog', 2]]);
-  assert.throws(() => presentFromMeta({}), /no "objects"/);
+  assert.deepEqual([...presentFromMeta({ groups: [{ name: 'cat', count: 3, items: [] }] })], [['cat', 3]]);
+  assert.throws(() => presentFromMeta({}), /no "groups" or "objects"/);
 });
 
 test('loadKnownObjects: reads the list and names the file on errors', () => {

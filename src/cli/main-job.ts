@@ -1,0 +1,299 @@
+/**
+ * `nanovlm main` (npm run main): the whole pipeline on the built-in data, in one command.
+ *
+ * 1. Scenes: `data/scenes/` with --count pictures (default 30,000). Reused when its manifest holds that
+ *    many records; rebuilt when the count differs.
+ * 2. Tokenizer: `data/scenes/tokenizer.json` (train split, all texts, 4096 tokens). Reused when present.
+ * 3. Training: mini on ShortDesc in `runs/<name>/` for --minutes (default 15), the schedule fitted to the
+ *    budget. On a second run:
+ *      - an unfinished run (stopped by Ctrl-C, a kill, or the clock) is resumed exactly, with --minutes
+ *        as the new budget;
+ *      - a finished run is not trained again unless --extend is given: then it continues for another
+ *        --minutes, its cosine schedule stretched to the new end (a warm restart at a lower rate).
+ * 4. Evaluation: greedy descriptions of held-out test pictures with the best checkpoint; object recall,
+ *    precision and count accuracy against the scene graph; a handful printed. Written to
+ *    `runs/<name>/test_predictions.jsonl` and `runs/<name>/report.json`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatHelp, parseArgs, type CommandSpec, type Schema } from './args.ts';
+import { printSummary } from './train.ts';
+import { UserError } from '../util/errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { formatDuration, Progress } from '../util/progress.ts';
+import { MANIFEST, openDataset, type Dataset, type DatasetRecord } from '../data/dataset.ts';
+import { generateScenes } from '../data/scenes/index.ts';
+import { Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
+import { isPresetName } from '../model/config.ts';
+import { resolveConfig } from '../train/config.ts';
+import { bestCheckpoint, listCheckpoints, readTrainerState, resolveCheckpoint } from '../train/checkpoint.ts';
+import { train, type TrainerState, type TrainSummary } from '../train/trainer.ts';
+import { describeImages, loadModelFolder } from '../train/model-bridge.ts';
+import {
+  ObjectMatcher,
+  loadKnownObjects,
+  presentFromMeta,
+  scoreDescription,
+  totalScores,
+  type ObjectTotals,
+} from '../eval/objects.ts';
+import { readMetrics } from '../train/metrics.ts';
+
+const options = {
+  minutes: { type: 'number', help: 'training time budget in minutes', default: 15 },
+  model: {
+    type: 'string',
+    help: 'model preset',
+    choices: ['tiny', 'mini', 'base', 'large'],
+    default: 'mini',
+  },
+  count: { type: 'integer', help: 'built-in scenes to generate', default: 30000 },
+  data: { type: 'string', help: 'scenes folder', default: 'data/scenes' },
+  name: { type: 'string', help: 'run name (folder runs/<name>)', default: 'main' },
+  text: {
+    type: 'string',
+    help: 'descriptions to learn',
+    choices: ['short', 'long', 'both'],
+    default: 'short',
+  },
+  'eval-count': { type: 'integer', help: 'test pictures to describe and score (0 = all)', default: 500 },
+  show: { type: 'integer', help: 'descriptions to print', default: 8 },
+  extend: { type: 'boolean', help: 'train a finished run further for --minutes' },
+  seed: { type: 'integer', help: 'seed of the scenes and the training', default: 1337 },
+  json: { type: 'boolean', help: 'print one JSON object (no progress output)' },
+} as const satisfies Schema;
+
+const spec: CommandSpec<typeof options> = {
+  name: 'nanovlm main',
+  usage:
+    'usage: nanovlm main [--minutes 15] [--model mini] [--count 30000] [--name main] [--json] [--key=value ...]',
+  summary:
+    'Builds the built-in scenes and a tokenizer (reused when present), trains a model on ShortDesc for a\n' +
+    'bounded time in runs/<name>/ (an unfinished run is resumed; --extend trains a finished one further),\n' +
+    'then describes held-out test pictures and scores object recall/precision against the scene graph.\n' +
+    'Extra --key=value settings go to the trainer (see nanovlm train --help).',
+  allowExtra: true,
+  options,
+};
+
+export interface ScoredPrediction {
+  id: string;
+  image: string;
+  generated: string;
+  reference: string;
+  present: Record<string, number>;
+  named: { name: string; count: number | null }[];
+}
+
+/** Scores greedy descriptions of test pictures against their scene graphs. */
+export async function scoreTestSplit(
+  modelDir: string,
+  dataset: Dataset,
+  {
+    limit = 0,
+    field = 'short',
+    quiet = false,
+  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean } = {},
+): Promise<{ totals: ObjectTotals; predictions: ScoredPrediction[] }> {
+  const { model, tokenizer } = await loadModelFolder(modelDir);
+  let records: DatasetRecord[] = dataset.records.filter((r) => r.split === 'test' && r.meta);
+  if (!records.length) throw new UserError(`${dataset.dir}: no test pictures with scene meta to score`);
+  if (limit > 0) records = records.slice(0, limit);
+  const matcher = new ObjectMatcher(loadKnownObjects());
+  const progress = new Progress({ total: records.length, label: 'describe', unit: 'img', quiet });
+  const texts: string[] = [];
+  const chunk = 64;
+  for (let i = 0; i < records.length; i += chunk) {
+    texts.push(...(await describeImages(model, tokenizer, dataset, records.slice(i, i + chunk))));
+    progress.update(texts.length);
+  }
+  progress.finish();
+  const scores = records.map((r, i) => scoreDescription(texts[i]!, presentFromMeta(r.meta), matcher));
+  const predictions = records.map((r, i) => ({
+    id: r.id,
+    image: r.image,
+    generated: texts[i]!,
+    reference: String(r[field] ?? ''),
+    present: Object.fromEntries(scores[i]!.present),
+    named: scores[i]!.named.map(({ name, count }) => ({ name, count })),
+  }));
+  return { totals: totalScores(scores), predictions };
+}
+
+function manifestCount(dir: string): number {
+  const file = path.join(dir, MANIFEST);
+  if (!existsSync(file)) return -1;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim()).length;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options: o, extra, help } = parseArgs(argv, spec);
+  if (help) {
+    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
+    return 0;
+  }
+  if (!isPresetName(o.model)) throw new UserError(`--model: unknown preset ${o.model}`, 2);
+  if (!(o.minutes > 0)) throw new UserError('--minutes must be positive', 2);
+  const say = (msg: string) => {
+    if (!o.json) console.error(msg);
+  };
+  const t0 = performance.now();
+
+  // 1. scenes
+  const have = manifestCount(o.data);
+  let scenesBuilt = false;
+  if (have === o.count) say(`scenes: reusing ${o.data} (${have} pictures)`);
+  else {
+    say(
+      have > 0
+        ? `scenes: ${o.data} has ${have} pictures, ${o.count} wanted: rebuilding`
+        : `scenes: building ${o.count} pictures in ${o.data}`,
+    );
+    const progress = new Progress({ total: o.count, label: 'scenes', unit: 'img', quiet: o.json });
+    const r = await generateScenes({
+      out: o.data,
+      count: o.count,
+      seed: o.seed,
+      onProgress: (done: number) => progress.update(done),
+    });
+    progress.finish();
+    say(`scenes: ${r.count} pictures in ${r.seconds.toFixed(0)} s`);
+    scenesBuilt = true;
+  }
+  const dataset = openDataset(o.data);
+
+  // 2. tokenizer
+  const tokFile = path.join(o.data, 'tokenizer.json');
+  if (existsSync(tokFile) && !scenesBuilt) say(`tokenizer: reusing ${tokFile}`);
+  else {
+    const t = performance.now();
+    const texts = dataset.records
+      .filter((r) => r.split === 'train')
+      .flatMap((r) =>
+        [r.short, r.long, ...r.captions].filter((x): x is string => typeof x === 'string' && x.length > 0),
+      );
+    const tok = trainTokenizer(texts, { vocabSize: 4096 });
+    await tok.save(tokFile);
+    say(
+      `tokenizer: ${tok.vocabSize} tokens trained on ${texts.length} texts in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+  }
+
+  // 3. training
+  const runDir = path.join('runs', o.name);
+  let summary: TrainSummary | null = null;
+  const hasRun = listCheckpoints(runDir).length > 0 || existsSync(path.join(runDir, 'checkpoints', 'last'));
+  let trainNote: string;
+  if (!hasRun) {
+    const cfg = resolveConfig({
+      model: o.model,
+      overrides: [
+        ['data', o.data],
+        ['text', o.text],
+        ['minutes', String(o.minutes)],
+        ['seed', String(o.seed)],
+        ...extra,
+      ],
+    });
+    say(`training: ${o.model} on ${o.text} descriptions for ${o.minutes} min in ${runDir}`);
+    summary = await train({ config: cfg, runDir, quiet: o.json });
+    trainNote = 'trained from scratch';
+  } else {
+    const ck = resolveCheckpoint(runDir);
+    const st = readTrainerState<TrainerState>(ck);
+    if (extra.length)
+      throw new UserError(`${runDir} exists: settings cannot change; use another --name for a new run`, 2);
+    if (!st.finished) {
+      say(`training: resuming ${runDir} at step ${st.step}/${st.totalSteps} for up to ${o.minutes} min`);
+      summary = await train({ resume: runDir, resumeOverrides: { minutes: o.minutes }, quiet: o.json });
+      trainNote = `resumed at step ${st.step}`;
+    } else if (o.extend) {
+      const rows = readMetrics(path.join(runDir, 'metrics.jsonl')).filter((r) => r.samples_per_s);
+      const rate = rows.length
+        ? rows.slice(-10).reduce((a, r) => a + r.samples_per_s!, 0) / Math.min(10, rows.length)
+        : 0;
+      const stepsPerMin = (rate * 60) / (st.config.train.batchSize * st.config.train.gradAccum);
+      if (!(stepsPerMin > 0))
+        throw new UserError(`${runDir}/metrics.jsonl: no speed measurements to size the extension`);
+      const steps = st.totalSteps + Math.max(1, Math.floor(stepsPerMin * o.minutes * 0.95));
+      say(`training: extending ${runDir} from step ${st.step} to ${steps} (about ${o.minutes} min)`);
+      summary = await train({
+        resume: runDir,
+        resumeOverrides: { minutes: o.minutes, steps },
+        quiet: o.json,
+      });
+      trainNote = `extended from step ${st.step}`;
+    } else {
+      say(`training: ${runDir} is finished (step ${st.step}); not training (use --extend to train further)`);
+      trainNote = 'reused a finished run';
+    }
+  }
+  if (summary && !o.json) printSummary(summary, (l) => console.error(l));
+  if (summary?.stoppedBy === 'signal') return 130;
+
+  // 4. evaluation on the test split
+  const modelDir = bestCheckpoint(runDir) ?? resolveCheckpoint(runDir);
+  say(`evaluating ${modelDir} on the test split`);
+  const st = readTrainerState<TrainerState>(modelDir);
+  const { totals, predictions } = await scoreTestSplit(modelDir, dataset, {
+    limit: o.evalCount,
+    field: o.text === 'long' ? 'long' : 'short',
+    quiet: o.json,
+  });
+  await writeFileAtomic(
+    path.join(runDir, 'test_predictions.jsonl'),
+    predictions.map((p) => JSON.stringify(p)).join('\n') + '\n',
+  );
+  const report = {
+    run: runDir,
+    model: modelDir,
+    preset: o.model,
+    training: trainNote,
+    step: st.step,
+    samplesSeen: st.samplesSeen,
+    trainSeconds: Math.round(st.trainSeconds),
+    valLoss: st.lastValLoss,
+    bestValLoss: st.bestValLoss,
+    peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
+    samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
+    test: {
+      images: totals.images,
+      objectRecall: Number(totals.recall.toFixed(4)),
+      objectPrecision: Number(totals.precision.toFixed(4)),
+      countAccuracy: Number(totals.countAccuracy.toFixed(4)),
+      countJudged: totals.countJudged,
+    },
+    seconds: Math.round((performance.now() - t0) / 1000),
+  };
+  await writeJsonAtomic(path.join(runDir, 'report.json'), report);
+  if (o.json) {
+    console.log(JSON.stringify({ ...report, examples: predictions.slice(0, o.show) }));
+    return 0;
+  }
+  console.log('');
+  console.log(`Descriptions of held-out test pictures (${path.join(o.data, 'images')}), greedy:`);
+  for (const p of predictions.slice(0, o.show)) {
+    const there = Object.entries(p.present)
+      .map(([n, c]) => `${c} ${n}`)
+      .join(', ');
+    console.log(`\n  ${p.image}  [in the picture: ${there}]`);
+    console.log(`  ${p.generated}`);
+  }
+  console.log('');
+  console.log(
+    `object recall     ${totals.recall.toFixed(3)}  (things in the picture that the description names)`,
+  );
+  console.log(`object precision  ${totals.precision.toFixed(3)}  (named things that are really there)`);
+  console.log(
+    `count accuracy    ${totals.countAccuracy.toFixed(3)}  (over ${totals.countJudged} stated counts)`,
+  );
+  console.log(
+    `on ${totals.images} test pictures; model ${modelDir} (step ${st.step}); total ${formatDuration(report.seconds)}`,
+  );
+  console.log(
+    `run folder: ${runDir} (report.json, test_predictions.jsonl, metrics.jsonl, loss.png, samples.jsonl)`,
+  );
+  return 0;
+}
