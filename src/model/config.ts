@@ -45,7 +45,6 @@ export interface ModelConfig {
   max_text_len: number;
   mlp_ratio: number;
   dropout: number;
-  layer_norm_eps: number;
   tie_word_embeddings: boolean;
   bos_token_id: number;
   eos_token_id: number;
@@ -65,12 +64,11 @@ const COMMON = {
   max_text_len: 128,
   mlp_ratio: 4,
   dropout: 0.1,
-  layer_norm_eps: 1e-5,
   tie_word_embeddings: true,
-  // The tokenizer's special ids are written here when a model is built for a tokenizer (configFor).
-  bos_token_id: 1,
-  eos_token_id: 2,
-  pad_token_id: 0,
+  // The tokenizer's special ids (src/tokenizer: bos 0, eos 1, pad 2); configFor() copies a tokenizer's.
+  bos_token_id: 0,
+  eos_token_id: 1,
+  pad_token_id: 2,
 };
 
 function preset(
@@ -165,7 +163,6 @@ const KEYS: Record<keyof ModelConfig, 'int' | 'number' | 'string' | 'boolean' | 
   max_text_len: 'int',
   mlp_ratio: 'int',
   dropout: 'number',
-  layer_norm_eps: 'number',
   tie_word_embeddings: 'boolean',
   bos_token_id: 'int',
   eos_token_id: 'int',
@@ -232,7 +229,6 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
     throw fail(`"img_embd_dim" ${c.img_embd_dim} is not divisible by "vision_heads" ${c.vision_heads}`);
   if (c.n_embd % c.n_head) throw fail(`"n_embd" ${c.n_embd} is not divisible by "n_head" ${c.n_head}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw fail(`"dropout" must be in [0, 1), got ${c.dropout}`);
-  if (!(c.layer_norm_eps > 0)) throw fail(`"layer_norm_eps" must be positive`);
   for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
     if (c[k] >= c.vocab_size) throw fail(`"${k}" ${c[k]} is outside the vocabulary (${c.vocab_size})`);
   }

@@ -103,7 +103,7 @@ class MLP(nn.Module):
 class Block(nn.Module):
     def __init__(self, dim, heads, causal, cfg):
         super().__init__()
-        eps = cfg['layer_norm_eps']
+        eps = 1e-5
         self.ln1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, heads, causal)
         self.ln2 = nn.LayerNorm(dim, eps=eps)
@@ -125,7 +125,7 @@ class PatchEmbed(nn.Module):
         feats = c2 * side * side
         self.conv1 = nn.Conv2d(3, c1, 3, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
-        self.norm = nn.LayerNorm(feats, eps=cfg['layer_norm_eps'])
+        self.norm = nn.LayerNorm(feats, eps=1e-5)
         self.proj = nn.Linear(feats, cfg['img_embd_dim'])
 
     def forward(self, images):
@@ -147,7 +147,7 @@ class Vision(nn.Module):
         self.pos = nn.Parameter(torch.zeros(tokens, V))
         self.drop = nn.Dropout(cfg['dropout'])
         self.blocks = nn.ModuleList([Block(V, cfg['vision_heads'], False, cfg) for _ in range(cfg['vision_blocks'])])
-        self.ln_f = nn.LayerNorm(V, eps=cfg['layer_norm_eps'])
+        self.ln_f = nn.LayerNorm(V, eps=1e-5)
 
     def forward(self, images):
         x = self.patch(images)
@@ -181,7 +181,7 @@ class Decoder(nn.Module):
         self.wpe = nn.Embedding(n_img + cfg['max_text_len'], D)
         self.drop = nn.Dropout(cfg['dropout'])
         self.blocks = nn.ModuleList([Block(D, cfg['n_head'], True, cfg) for _ in range(cfg['n_layer'])])
-        self.ln_f = nn.LayerNorm(D, eps=cfg['layer_norm_eps'])
+        self.ln_f = nn.LayerNorm(D, eps=1e-5)
         self.lm_head = None if cfg['tie_word_embeddings'] else nn.Linear(D, cfg['vocab_size'], bias=False)
 
     def head(self, x):

@@ -1,0 +1,169 @@
+/**
+ * Model folders, in Hugging Face's layout: config.json, model.safetensors (float32), tokenizer.json,
+ * generation_config.json. Saving writes a temp folder and renames it into place; loading checks every
+ * file against the others and names the file (and tensor) at fault.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { readSafetensors, writeSafetensors } from '../nn/index.ts';
+import { Tokenizer } from '../tokenizer/index.ts';
+import { UserError } from '../util/errors.ts';
+import { readJson, writeDirAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { validateConfig, type ModelConfig } from './config.ts';
+import { DEFAULT_MAX_NEW_TOKENS } from './generate.ts';
+import { NanoVLM } from './nanovlm.ts';
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+export const TOKENIZER_FILE = 'tokenizer.json';
+export const GENERATION_FILE = 'generation_config.json';
+
+/** Default decoding settings of a model (Hugging Face's generation_config.json keys). */
+export interface GenerationConfig {
+  max_new_tokens: number;
+  /** false = greedy decoding unless a temperature is asked for. */
+  do_sample: boolean;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  repetition_penalty: number;
+  bos_token_id: number;
+  eos_token_id: number;
+  pad_token_id: number;
+}
+
+export function defaultGenerationConfig(config: ModelConfig): GenerationConfig {
+  return {
+    max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
+    do_sample: false,
+    temperature: 1,
+    top_k: 0,
+    top_p: 1,
+    repetition_penalty: 1,
+    bos_token_id: config.bos_token_id,
+    eos_token_id: config.eos_token_id,
+    pad_token_id: config.pad_token_id,
+  };
+}
+
+export interface SaveOptions {
+  generation?: Partial<GenerationConfig>;
+  /** Strings stored in the safetensors header (e.g. training step). */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Writes the four model files into an existing folder (no atomicity of its own: the trainer's checkpoint
+ * writer calls it inside its own temp folder). Use saveModel for a standalone folder.
+ */
+export async function writeModelFiles(
+  dir: string,
+  model: NanoVLM,
+  tokenizer: Tokenizer,
+  opts: SaveOptions = {},
+): Promise<void> {
+  const config = model.config;
+  checkTokenizer(config, tokenizer, dir);
+  await writeJsonAtomic(path.join(dir, CONFIG_FILE), { architectures: ['NanoVLM'], ...config });
+  await writeSafetensors(path.join(dir, WEIGHTS_FILE), model.stateDict(), { format: 'pt', ...opts.metadata });
+  await tokenizer.save(path.join(dir, TOKENIZER_FILE));
+  await writeJsonAtomic(path.join(dir, GENERATION_FILE), {
+    ...defaultGenerationConfig(config),
+    ...opts.generation,
+  });
+}
+
+/** Saves a model folder atomically: written to a temp sibling, then renamed over `dir`. */
+export async function saveModel(
+  model: NanoVLM,
+  tokenizer: Tokenizer,
+  dir: string,
+  opts: SaveOptions = {},
+): Promise<void> {
+  await writeDirAtomic(dir, (tmp) => writeModelFiles(tmp, model, tokenizer, opts));
+}
+
+function checkTokenizer(config: ModelConfig, tok: Tokenizer, where: string): void {
+  if (tok.vocabSize !== config.vocab_size) {
+    throw new UserError(
+      `${where}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${config.vocab_size}`,
+    );
+  }
+  const pairs: [string, number, number][] = [
+    ['bos_token_id', config.bos_token_id, tok.bosId],
+    ['eos_token_id', config.eos_token_id, tok.eosId],
+    ['pad_token_id', config.pad_token_id, tok.padId],
+  ];
+  for (const [key, fromConfig, fromTok] of pairs) {
+    if (fromConfig !== fromTok)
+      throw new UserError(`${where}: ${key} is ${fromConfig} in the config but ${fromTok} in the tokenizer`);
+  }
+}
+
+const NUMERIC_GEN_KEYS = ['max_new_tokens', 'temperature', 'top_k', 'top_p', 'repetition_penalty'] as const;
+
+function readGenerationConfig(file: string, config: ModelConfig): GenerationConfig {
+  const raw = readJson<Record<string, unknown>>(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UserError(`${file}: must be a JSON object`);
+  const out = defaultGenerationConfig(config);
+  for (const k of NUMERIC_GEN_KEYS) {
+    if (raw[k] === undefined) continue;
+    if (typeof raw[k] !== 'number' || !Number.isFinite(raw[k]))
+      throw new UserError(`${file}: "${k}" must be a number`);
+    out[k] = raw[k] as number;
+  }
+  if (raw.do_sample !== undefined) {
+    if (typeof raw.do_sample !== 'boolean') throw new UserError(`${file}: "do_sample" must be true or false`);
+    out.do_sample = raw.do_sample;
+  }
+  return out;
+}
+
+export interface LoadedFiles {
+  model: NanoVLM;
+  tokenizer: Tokenizer;
+  config: ModelConfig;
+  generation: GenerationConfig;
+}
+
+/** Reads and cross-checks a model folder (synchronous; loadModel wraps it in the pipeline). */
+export function readModelFolder(dir: string): LoadedFiles {
+  if (!existsSync(dir)) throw new UserError(`${dir}: model folder not found`);
+  if (!statSync(dir).isDirectory())
+    throw new UserError(
+      `${dir}: not a folder (a model is a folder with ${CONFIG_FILE}, ${WEIGHTS_FILE}, ...)`,
+    );
+  for (const f of [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, GENERATION_FILE]) {
+    if (!existsSync(path.join(dir, f)))
+      throw new UserError(`${path.join(dir, f)}: file not found (a model folder needs ${f})`);
+  }
+  const configFile = path.join(dir, CONFIG_FILE);
+  const config = validateConfig(readJson(configFile), configFile);
+  const tokenizerFile = path.join(dir, TOKENIZER_FILE);
+  const tokenizer = Tokenizer.load(tokenizerFile);
+  checkTokenizer(config, tokenizer, tokenizerFile);
+  const generation = readGenerationConfig(path.join(dir, GENERATION_FILE), config);
+  const weightsFile = path.join(dir, WEIGHTS_FILE);
+  const { tensors } = readSafetensors(weightsFile);
+  for (const [name, t] of tensors) {
+    if (t.dtype === 'int32')
+      throw new UserError(`${weightsFile}: tensor "${name}" is an integer tensor, expected float32`);
+    const d = t.f;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!))
+        throw new UserError(
+          `${weightsFile}: tensor "${name}" holds a non-finite value (${d[i]}) at index ${i}`,
+        );
+    }
+  }
+  const model = new NanoVLM(config);
+  try {
+    model.loadStateDict(tensors, { strict: true, source: weightsFile });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(`${e.message} (the weights do not match ${configFile})`);
+  }
+  model.eval();
+  return { model, tokenizer, config, generation };
+}

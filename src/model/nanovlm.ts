@@ -1,0 +1,98 @@
+/**
+ * NanoVLM = vision encoder → connector → GPT decoder. Training input: images and token ids laid out as
+ *   [image token(s)] [BOS] text [EOS] [PAD ...]
+ * where the image tokens come from the connector and the rest from the ids. The loss is the mean
+ * cross-entropy of predicting each next text token (text and EOS; never BOS, the image or padding).
+ * Padding needs no attention mask: it only ever follows the real tokens, and causal attention never
+ * lets a real token see a later one; padding targets are ignored.
+ */
+import { Module, initWeights } from '../nn/index.ts';
+import { crossEntropy } from '../tensor/ops/index.ts';
+import { Tensor } from '../tensor/tensor.ts';
+import { Rng } from '../util/rng.ts';
+import { validateConfig, type ModelConfig } from './config.ts';
+import { Connector } from './connector.ts';
+import { Decoder } from './decoder.ts';
+import { VisionEncoder } from './vision.ts';
+
+export const IGNORE_INDEX = -100;
+
+export interface ForwardOptions {
+  /**
+   * Real tokens per row (BOS + text + EOS); the rest is padding. When left out, padding is recognised
+   * by `pad_token_id`.
+   */
+  lengths?: readonly number[];
+}
+
+export interface ForwardResult {
+  /** [B, L, vocab]: row j predicts token j + 1. */
+  logits: Tensor;
+  /** Scalar mean cross-entropy over the text targets. */
+  loss: Tensor;
+}
+
+export class NanoVLM extends Module {
+  readonly vision: VisionEncoder;
+  readonly connector: Connector;
+  readonly decoder: Decoder;
+  constructor(readonly config: ModelConfig) {
+    super();
+    validateConfig(config);
+    this.vision = this.child('vision', new VisionEncoder(config));
+    this.connector = this.child('connector', new Connector(config));
+    this.decoder = this.child('decoder', new Decoder(config));
+  }
+
+  /** images [B, 3, S, S] -> image tokens for the decoder [B, n_img, n_embd]. */
+  encodeImages(images: Tensor): Tensor {
+    return this.connector.forward(this.vision.forward(images));
+  }
+
+  /** images [B, 3, S, S] float32, ids [B, L] int32 -> logits and loss. */
+  forward(images: Tensor, ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
+    if (ids.dtype !== 'int32' || ids.ndim !== 2) {
+      throw new Error(
+        `NanoVLM.forward: ids should be int32 [B, L], got ${ids.dtype} [${ids.shape.join(', ')}]`,
+      );
+    }
+    if (images.shape[0] !== ids.shape[0]) {
+      throw new Error(`NanoVLM.forward: ${images.shape[0]} images but ${ids.shape[0]} token rows`);
+    }
+    const logits = this.decoder.forward(this.encodeImages(images), ids);
+    const loss = crossEntropy(logits, textTargets(ids, this.config, opts.lengths), {
+      ignoreIndex: IGNORE_INDEX,
+    });
+    return { logits, loss };
+  }
+}
+
+/** Next-token targets for ids [B, L]: ids shifted left by one, padding and the last column ignored. */
+export function textTargets(ids: Tensor, config: ModelConfig, lengths?: readonly number[]): Tensor {
+  const [B, L] = ids.shape as [number, number];
+  if (lengths && lengths.length !== B)
+    throw new Error(`textTargets: ${lengths.length} lengths for ${B} rows`);
+  const t = new Int32Array(B * L).fill(IGNORE_INDEX);
+  for (let b = 0; b < B; b++) {
+    const len = lengths ? Math.min(lengths[b]!, L) : L;
+    for (let j = 0; j + 1 < len; j++) {
+      const next = ids.data[b * L + j + 1]!;
+      if (!lengths && next === config.pad_token_id) break;
+      t[b * L + j] = next;
+    }
+  }
+  return new Tensor(t, [B, L]);
+}
+
+/**
+ * A new model with seeded GPT-2 style initialisation: normal(0, 0.02) weights, zero biases, unit
+ * LayerNorms, residual projections scaled by 1/sqrt(2 · blocks) in each tower.
+ */
+export function createModel(config: ModelConfig, { seed = 0 }: { seed?: number } = {}): NanoVLM {
+  const model = new NanoVLM(config);
+  const rng = new Rng(seed);
+  initWeights(model.vision, rng, { residualLayers: config.vision_blocks });
+  initWeights(model.connector, rng);
+  initWeights(model.decoder, rng, { residualLayers: config.n_layer });
+  return model;
+}
