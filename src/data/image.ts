@@ -95,18 +95,21 @@ export async function decodeImage(input: ImageInput, size: number, opts: DecodeO
   }
 }
 
+/** Byte → normalised float, (x/255 - 0.5) / 0.5; a table lookup is ~2x faster than dividing per pixel. */
+const NORMALISED = Float32Array.from({ length: 256 }, (_, x) => (x / 255 - 0.5) / 0.5);
+
 /** HWC RGB bytes → CHW float32, normalised as (x/255 - 0.5) / 0.5. Writes into `out` at `offset` if given. */
 export function rgbToCHW(rgb: Uint8Array, size: number, out?: Float32Array, offset = 0): Float32Array {
   const plane = size * size;
   const dst = out ?? new Float32Array(3 * plane);
   if (rgb.length !== 3 * plane) throw new Error(`rgbToCHW: expected ${3 * plane} bytes, got ${rgb.length}`);
-  const r = offset;
-  const g = offset + plane;
-  const b = offset + 2 * plane;
+  const r = dst.subarray(offset, offset + plane);
+  const g = dst.subarray(offset + plane, offset + 2 * plane);
+  const b = dst.subarray(offset + 2 * plane, offset + 3 * plane);
   for (let i = 0, j = 0; i < plane; i++, j += 3) {
-    dst[r + i] = rgb[j]! / 127.5 - 1;
-    dst[g + i] = rgb[j + 1]! / 127.5 - 1;
-    dst[b + i] = rgb[j + 2]! / 127.5 - 1;
+    r[i] = NORMALISED[rgb[j]!]!;
+    g[i] = NORMALISED[rgb[j + 1]!]!;
+    b[i] = NORMALISED[rgb[j + 2]!]!;
   }
   return dst;
 }
