@@ -95,3 +95,33 @@ test('a small model learns: loss falls with plain gradient descent (float32)', (
   for (let i = 0; i < 60; i++) last = step();
   assert.ok(last < first * 0.1, `loss ${first} -> ${last}`);
 });
+
+test('float32 gradients agree with float64 ones through a composite graph', () => {
+  const shapes = { x: [2, 4, 6], w: [18, 6], g: [6], b: [6], head: [5, 6], conv: [2, 2, 3, 3] };
+  const base = Object.fromEntries(
+    Object.entries(shapes).map(([k, s]) => [k, Tensor.randn(s, rng, 0.5, 'float64')]),
+  ) as Record<keyof typeof shapes, Tensor>;
+  const targets = Tensor.ids([0, 4, -100, 2, 1, 3, 3, -100]);
+  const grads = (dtype: 'float32' | 'float64') => {
+    const p = Object.fromEntries(
+      Object.entries(base).map(([k, t]) => {
+        const c = Tensor.from(t.data, t.shape, dtype);
+        c.requiresGrad = true;
+        return [k, c];
+      }),
+    ) as Record<keyof typeof shapes, Tensor>;
+    const img = ops.conv2d(ops.reshape(p.x, [2, 2, 2, 6]), p.conv, null, { padding: 1 });
+    const h = ops.add(p.x, ops.reshape(ops.permute(img, [0, 2, 1, 3]), [2, 4, 6]));
+    const a = ops.selfAttention(ops.linear(h, p.w), { heads: 2, causal: true });
+    const logits = ops.linear(ops.gelu(ops.layerNorm(a, p.g, p.b)), p.head);
+    ops.crossEntropy(logits, targets).backward();
+    return Object.values(p).map((t) => Array.from(t.grad!));
+  };
+  const g32 = grads('float32');
+  const g64 = grads('float64');
+  g64.forEach((g, i) => {
+    const scale = Math.max(...g.map(Math.abs));
+    assert.ok(scale > 0);
+    g.forEach((v, j) => assert.ok(Math.abs(g32[i]![j]! - v) <= 1e-4 * scale, `param ${i} element ${j}`));
+  });
+});
