@@ -1,0 +1,162 @@
+/* Shared declarations of the nanovlm C kernels: thread pool, per-thread scratch, CPU dispatch, and the
+ * small vectorisable math helpers (exp, tanh, hash32) the kernel families share. */
+#ifndef NV_COMMON_H
+#define NV_COMMON_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Loops in the non-GEMM kernels are compiled three times (AVX-512, AVX2+FMA, baseline) and the loader
+ * picks one for the CPU it runs on (GCC function multi-versioning), so no -march=native is needed. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define NV_X86 1
+#else
+#define NV_CLONES
+#endif
+
+#define NV_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NV_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- thread pool (pool.c) ---- */
+typedef void (*nv_job_fn)(void *ctx, int tid, int nthreads);
+typedef void (*nv_range_fn)(void *ctx, long begin, long end);
+
+int nv_threads(void);
+void nv_set_threads(int n);
+/* Runs fn(ctx, tid, T) on T = min(nthreads, nv_threads()) threads; the caller is tid 0. A call made
+ * from inside a running job (or while another JS thread uses the pool) runs serially with T = 1. */
+void nv_run(nv_job_fn fn, void *ctx, int nthreads);
+/* Waits until every thread of the current job arrives (no-op for a one-thread job). */
+void nv_barrier(void);
+/* Splits [0, n) into one contiguous chunk per thread (boundaries are multiples of `align`), using no
+ * more threads than leave each at least `grain` items. Chunks never depend on timing. */
+void nv_parallel_for(long n, long grain, long align, nv_range_fn fn, void *ctx);
+
+/* ---- per-thread scratch, 64-byte aligned, grown (never shrunk) on demand ---- */
+enum { NV_SCRATCH_PACK_A, NV_SCRATCH_PACK_B, NV_SCRATCH_WORK, NV_SCRATCH_WORK2, NV_SCRATCH_SLOTS };
+void *nv_scratch(int slot, size_t bytes);
+/* Process-wide buffer (only used by the thread that starts a job, before it starts). */
+void *nv_shared_scratch(int slot, size_t bytes);
+
+/* ---- CPU features (gemm.c) ---- */
+enum { NV_ISA_GENERIC = 0, NV_ISA_AVX2 = 1, NV_ISA_AVX512 = 2 };
+int nv_isa(void);
+int nv_isa_supported(void);
+void nv_set_isa(int isa); /* clamped to what the CPU supports */
+
+/* ---- GEMM (gemm.c) ---- row-major, op(A) m×k, op(B) k×n, C m×n with leading dimensions. */
+void nv_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
+              const float *B, long ldb, float beta, float *C, long ldc, int parallel);
+void nv_sgemm_batched(int transA, int transB, long m, long n, long k, float alpha, const float *A,
+                      const float *B, float beta, float *C, long batch, long strideA, long strideB,
+                      long strideC);
+
+/* ---- math helpers ---- */
+static inline float nv_bits_to_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline uint32_t nv_float_to_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+
+/* exp(x) in float to about 2 ulp, branch-free so loops calling it vectorise. NaN propagates,
+ * exp(-inf) = 0, exp(+large) = inf. */
+static inline float nv_expf(float x) {
+  const float hi = 88.7228f, lo = -87.3365f;
+  float xc = x > hi ? hi : (x < lo ? lo : x);
+  /* n = round(x / ln2) via the 1.5*2^23 trick (exact under round-to-nearest, no fast-math needed) */
+  const float shifter = 12582912.0f;
+  float t = xc * 1.44269504f + shifter;
+  int32_t n = (int32_t)nv_float_to_bits(t) - (int32_t)nv_float_to_bits(shifter);
+  float nf = t - shifter;
+  float r = xc - nf * 0.693145752f;
+  r = r - nf * 1.42860677e-6f;
+  /* Taylor to degree 7 on |r| <= ln2/2: truncation < 3e-9 relative */
+  float p = 1.98412698e-4f;
+  p = p * r + 1.38888889e-3f;
+  p = p * r + 8.33333333e-3f;
+  p = p * r + 4.16666667e-2f;
+  p = p * r + 1.66666667e-1f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  /* 2^n split in two factors so n = 128 (x near the overflow bound) stays finite until the product */
+  int32_t n1 = n >> 1, n2 = n - n1;
+  float s1 = nv_bits_to_float((uint32_t)(n1 + 127) << 23);
+  float s2 = nv_bits_to_float((uint32_t)(n2 + 127) << 23);
+  float y = p * s1 * s2;
+  y = x > hi ? INFINITY : y;
+  y = x < lo ? 0.0f : y;
+  return x != x ? x : y;
+}
+
+/* tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits at ±inf, absolute error about 1e-7. */
+static inline float nv_tanhf(float x) {
+  float e = nv_expf(2.0f * x);
+  return 1.0f - 2.0f / (e + 1.0f);
+}
+
+/* Mirrors hash32 in src/util/rng.ts (murmur3's finaliser over a golden-ratio stride). */
+static inline uint32_t nv_hash32(uint32_t seed, uint32_t index) {
+  uint32_t h = index * 0x9e3779b9u + seed;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* ---- kernel entry points (one file per family), called by binding.c ---- */
+/* elementwise.c */
+void nv_add_bias(float *y, const float *bias, long rows, long cols);
+void nv_sum_rows(const float *x, float *out, long rows, long cols, int accumulate);
+void nv_add(const float *a, const float *b, float *out, long n, long bn);
+void nv_mul(const float *a, const float *b, float *out, long n, long bn);
+void nv_scale(const float *a, float s, float *out, long n);
+void nv_axpy(float alpha, const float *x, float *y, long n);
+void nv_embedding(const float *weight, const int32_t *ids, float *out, long n, long dim);
+void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight, long n, long dim);
+void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset);
+double nv_sum(const float *x, long n);
+double nv_sum_squares(const float *x, long n);
+/* norm.c */
+void nv_layer_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                   long rows, long cols, float eps);
+void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
+                            const float *rstd, float *dx, float *dgamma, float *dbeta, long rows, long cols);
+void nv_softmax(const float *x, float *y, long rows, long cols);
+void nv_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols);
+/* activation.c */
+void nv_gelu(const float *x, float *y, long n);
+void nv_gelu_backward(const float *x, const float *dy, float *dx, long n);
+void nv_relu(const float *x, float *y, long n);
+void nv_relu_backward(const float *x, const float *dy, float *dx, long n);
+/* loss.c */
+long nv_cross_entropy(const float *logits, const int32_t *targets, float *losses, long rows, long vocab,
+                      int32_t ignore);
+void nv_cross_entropy_backward(const float *logits, const int32_t *targets, float *dlogits, long rows,
+                               long vocab, int32_t ignore, float scale);
+/* attention.c */
+typedef struct {
+  long batch, heads, tq, tk, hd, q_stride, kv_stride, kv_batch_stride, out_stride;
+} nv_attn_dims;
+void nv_attention(const float *q, const float *k, const float *v, float *out, float *probs,
+                  const nv_attn_dims *d, int causal, const uint8_t *key_mask);
+void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
+                           const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
+/* conv.c */
+void nv_im2col(const float *x, float *cols, long c, long h, long w, long kh, long kw, long stride, long pad);
+void nv_col2im(const float *dcols, float *dx, long c, long h, long w, long kh, long kw, long stride, long pad);
+/* optim.c */
+void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
+              float eps, float weight_decay, long step);
+
+#endif

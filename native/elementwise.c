@@ -1,0 +1,225 @@
+/* Elementwise kernels, broadcasting adds, reductions, embedding lookup and dropout. Memory-bound: they
+ * are split across threads only when there is enough data to pay for waking them. Reductions use a
+ * fixed chunking, so their results do not depend on the thread count. */
+#include "common.h"
+
+#define ELEM_GRAIN 32768L
+
+/* ---- y[r, c] += bias[c] ---- */
+typedef struct {
+  float *y;
+  const float *bias;
+  long cols;
+} bias_ctx;
+
+NV_CLONES static void add_bias_rows(void *vctx, long r0, long r1) {
+  const bias_ctx *c = vctx;
+  for (long r = r0; r < r1; r++) {
+    float *y = c->y + r * c->cols;
+    const float *b = c->bias;
+    for (long j = 0; j < c->cols; j++) y[j] += b[j];
+  }
+}
+
+void nv_add_bias(float *y, const float *bias, long rows, long cols) {
+  bias_ctx c = {y, bias, cols};
+  nv_parallel_for(rows, NV_MAX(1L, ELEM_GRAIN / NV_MAX(cols, 1L)), 1, add_bias_rows, &c);
+}
+
+/* ---- out[c] (+)= sum_r x[r, c], in double, split over columns ---- */
+typedef struct {
+  const float *x;
+  float *out;
+  long rows, cols;
+  int accumulate;
+} sum_rows_ctx;
+
+NV_CLONES static void sum_rows_cols(void *vctx, long c0, long c1) {
+  const sum_rows_ctx *c = vctx;
+  long w = c1 - c0;
+  double *acc = nv_scratch(NV_SCRATCH_WORK, (size_t)w * sizeof(double));
+  for (long j = 0; j < w; j++) acc[j] = 0.0;
+  for (long r = 0; r < c->rows; r++) {
+    const float *x = c->x + r * c->cols + c0;
+    for (long j = 0; j < w; j++) acc[j] += (double)x[j];
+  }
+  float *out = c->out + c0;
+  if (c->accumulate)
+    for (long j = 0; j < w; j++) out[j] = (float)((double)out[j] + acc[j]);
+  else
+    for (long j = 0; j < w; j++) out[j] = (float)acc[j];
+}
+
+void nv_sum_rows(const float *x, float *out, long rows, long cols, int accumulate) {
+  sum_rows_ctx c = {x, out, rows, cols, accumulate};
+  long grain = NV_MAX(16L, ELEM_GRAIN / NV_MAX(rows, 1L));
+  nv_parallel_for(cols, grain, 16, sum_rows_cols, &c);
+}
+
+/* ---- out[i] = a[i] (+|*) b[i % bn] ---- */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  long bn;
+  float s;
+} binary_ctx;
+
+NV_CLONES static void add_range(void *vctx, long i0, long i1) {
+  const binary_ctx *c = vctx;
+  long bn = c->bn;
+  long i = i0;
+  while (i < i1) {
+    long off = i % bn, len = NV_MIN(bn - off, i1 - i);
+    const float *a = c->a + i, *b = c->b + off;
+    float *o = c->out + i;
+    for (long j = 0; j < len; j++) o[j] = a[j] + b[j];
+    i += len;
+  }
+}
+
+NV_CLONES static void mul_range(void *vctx, long i0, long i1) {
+  const binary_ctx *c = vctx;
+  long bn = c->bn;
+  long i = i0;
+  while (i < i1) {
+    long off = i % bn, len = NV_MIN(bn - off, i1 - i);
+    const float *a = c->a + i, *b = c->b + off;
+    float *o = c->out + i;
+    for (long j = 0; j < len; j++) o[j] = a[j] * b[j];
+    i += len;
+  }
+}
+
+void nv_add(const float *a, const float *b, float *out, long n, long bn) {
+  binary_ctx c = {a, b, out, bn, 0};
+  nv_parallel_for(n, ELEM_GRAIN, 16, add_range, &c);
+}
+
+void nv_mul(const float *a, const float *b, float *out, long n, long bn) {
+  binary_ctx c = {a, b, out, bn, 0};
+  nv_parallel_for(n, ELEM_GRAIN, 16, mul_range, &c);
+}
+
+NV_CLONES static void scale_range(void *vctx, long i0, long i1) {
+  const binary_ctx *c = vctx;
+  const float *a = c->a;
+  float *o = c->out;
+  float s = c->s;
+  for (long i = i0; i < i1; i++) o[i] = a[i] * s;
+}
+
+void nv_scale(const float *a, float s, float *out, long n) {
+  binary_ctx c = {a, NULL, out, 1, s};
+  nv_parallel_for(n, ELEM_GRAIN, 16, scale_range, &c);
+}
+
+NV_CLONES static void axpy_range(void *vctx, long i0, long i1) {
+  const binary_ctx *c = vctx;
+  const float *x = c->a;
+  float *y = c->out;
+  float s = c->s;
+  for (long i = i0; i < i1; i++) y[i] += s * x[i];
+}
+
+void nv_axpy(float alpha, const float *x, float *y, long n) {
+  binary_ctx c = {x, NULL, y, 1, alpha};
+  nv_parallel_for(n, ELEM_GRAIN, 16, axpy_range, &c);
+}
+
+/* ---- embedding ---- */
+typedef struct {
+  const float *src;
+  const int32_t *ids;
+  float *dst;
+  long n, dim;
+} embed_ctx;
+
+static void embed_rows(void *vctx, long i0, long i1) {
+  const embed_ctx *c = vctx;
+  for (long i = i0; i < i1; i++)
+    memcpy(c->dst + i * c->dim, c->src + (long)c->ids[i] * c->dim, (size_t)c->dim * sizeof(float));
+}
+
+void nv_embedding(const float *weight, const int32_t *ids, float *out, long n, long dim) {
+  embed_ctx c = {weight, ids, out, n, dim};
+  nv_parallel_for(n, NV_MAX(1L, ELEM_GRAIN / NV_MAX(dim, 1L)), 1, embed_rows, &c);
+}
+
+/* Repeated ids add up; threads split the columns so no two write the same element. */
+NV_CLONES static void embed_back_cols(void *vctx, long d0, long d1) {
+  const embed_ctx *c = vctx;
+  for (long i = 0; i < c->n; i++) {
+    const float *g = c->src + i * c->dim;
+    float *w = c->dst + (long)c->ids[i] * c->dim;
+    for (long d = d0; d < d1; d++) w[d] += g[d];
+  }
+}
+
+void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight, long n, long dim) {
+  embed_ctx c = {dout, ids, dweight, n, dim};
+  nv_parallel_for(dim, NV_MAX(32L, ELEM_GRAIN / NV_MAX(n, 1L)), 16, embed_back_cols, &c);
+}
+
+/* ---- dropout: keep element i when hash32(seed, offset + i) / 2^32 >= p ---- */
+typedef struct {
+  const float *x;
+  float *y, *mask;
+  double threshold; /* p * 2^32: comparing the raw hash is exact */
+  float keep_scale;
+  uint32_t seed, offset;
+} dropout_ctx;
+
+NV_CLONES static void dropout_range(void *vctx, long i0, long i1) {
+  const dropout_ctx *c = vctx;
+  for (long i = i0; i < i1; i++) {
+    uint32_t h = nv_hash32(c->seed, c->offset + (uint32_t)i);
+    float m = (double)h >= c->threshold ? c->keep_scale : 0.0f;
+    c->mask[i] = m;
+    c->y[i] = c->x[i] * m;
+  }
+}
+
+void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset) {
+  dropout_ctx c = {x, y, mask, p * 4294967296.0, (float)(1.0 / (1.0 - p)), seed, offset};
+  nv_parallel_for(n, ELEM_GRAIN, 16, dropout_range, &c);
+}
+
+/* ---- sums in double over fixed 16K chunks ---- */
+#define SUM_CHUNK 16384L
+typedef struct {
+  const float *x;
+  long n;
+  double *partial;
+  int squares;
+} sum_ctx;
+
+NV_CLONES static void sum_chunks(void *vctx, long k0, long k1) {
+  const sum_ctx *c = vctx;
+  for (long k = k0; k < k1; k++) {
+    long i0 = k * SUM_CHUNK, i1 = NV_MIN(c->n, i0 + SUM_CHUNK);
+    const float *x = c->x;
+    double s = 0.0;
+    if (c->squares) {
+#pragma omp simd reduction(+ : s)
+      for (long i = i0; i < i1; i++) s += (double)x[i] * (double)x[i];
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (long i = i0; i < i1; i++) s += (double)x[i];
+    }
+    c->partial[k] = s;
+  }
+}
+
+static double sum_impl(const float *x, long n, int squares) {
+  if (n <= 0) return 0.0;
+  long chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+  double *partial = nv_shared_scratch(NV_SCRATCH_WORK, (size_t)chunks * sizeof(double));
+  sum_ctx c = {x, n, partial, squares};
+  nv_parallel_for(chunks, 2, 1, sum_chunks, &c);
+  double s = 0.0;
+  for (long k = 0; k < chunks; k++) s += partial[k];
+  return s;
+}
+
+double nv_sum(const float *x, long n) { return sum_impl(x, n, 0); }
+double nv_sum_squares(const float *x, long n) { return sum_impl(x, n, 1); }

@@ -1,0 +1,72 @@
+/* Softmax cross-entropy per row, with an ignore index; the backward recomputes the softmax instead of
+ * keeping a rows×vocab probability buffer. Threads split the rows. */
+#include "common.h"
+
+typedef struct {
+  const float *logits;
+  const int32_t *targets;
+  float *out;
+  long vocab;
+  int32_t ignore;
+  float scale;
+} ce_ctx;
+
+/* Returns logsumexp(x[0..n)) and leaves exp(x - max) in e (if e is not NULL). */
+NV_CLONES static double log_sum_exp(const float *x, long n, float *mx_out) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (long j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (long j = 0; j < n; j++) s += nv_expf(x[j] - mx);
+  *mx_out = mx;
+  return (double)mx + log((double)s);
+}
+
+static void ce_rows(void *vctx, long r0, long r1) {
+  const ce_ctx *c = vctx;
+  for (long r = r0; r < r1; r++) {
+    int32_t t = c->targets[r];
+    if (t == c->ignore) {
+      c->out[r] = 0.0f;
+      continue;
+    }
+    const float *x = c->logits + r * c->vocab;
+    float mx;
+    double lse = log_sum_exp(x, c->vocab, &mx);
+    c->out[r] = (float)(lse - (double)x[t]);
+  }
+}
+
+long nv_cross_entropy(const float *logits, const int32_t *targets, float *losses, long rows, long vocab,
+                      int32_t ignore) {
+  ce_ctx c = {logits, targets, losses, vocab, ignore, 0};
+  nv_parallel_for(rows, NV_MAX(1L, 16384L / NV_MAX(vocab, 1L)), 1, ce_rows, &c);
+  long count = 0;
+  for (long r = 0; r < rows; r++) count += targets[r] != ignore;
+  return count;
+}
+
+NV_CLONES static void ce_back_rows(void *vctx, long r0, long r1) {
+  const ce_ctx *c = vctx;
+  const long n = c->vocab;
+  for (long r = r0; r < r1; r++) {
+    int32_t t = c->targets[r];
+    if (t == c->ignore) continue;
+    const float *x = c->logits + r * n;
+    float *d = c->out + r * n;
+    float mx;
+    double lse = log_sum_exp(x, n, &mx);
+    /* softmax = exp(x - lse), with lse - mx folded in so no division per element */
+    const float shift = (float)(lse - (double)mx);
+    const float s = c->scale;
+    for (long j = 0; j < n; j++) d[j] += s * nv_expf((x[j] - mx) - shift);
+    d[t] -= s;
+  }
+}
+
+void nv_cross_entropy_backward(const float *logits, const int32_t *targets, float *dlogits, long rows,
+                               long vocab, int32_t ignore, float scale) {
+  ce_ctx c = {logits, targets, dlogits, vocab, ignore, scale};
+  nv_parallel_for(rows, NV_MAX(1L, 16384L / NV_MAX(vocab, 1L)), 1, ce_back_rows, &c);
+}

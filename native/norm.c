@@ -1,0 +1,152 @@
+/* Layer normalisation and softmax over the last dimension, threads splitting the rows. */
+#include "common.h"
+
+#define ROW_GRAIN_ELEMS 16384L
+
+static long row_grain(long cols) { return NV_MAX(1L, ROW_GRAIN_ELEMS / NV_MAX(cols, 1L)); }
+
+/* ---- layer norm ---- */
+typedef struct {
+  const float *x, *gamma, *beta, *dy, *mean, *rstd;
+  float *y, *mean_out, *rstd_out, *dx, *dgamma, *dbeta;
+  float *partial; /* layerNormBackward: per block of rows, dgamma then dbeta partial sums */
+  long rows, cols, block;
+  float eps;
+} ln_ctx;
+
+NV_CLONES static void ln_rows(void *vctx, long r0, long r1) {
+  const ln_ctx *c = vctx;
+  const long n = c->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = c->x + r * n;
+    float *y = c->y + r * n;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < n; j++) s += x[j];
+    float mean = s / (float)n;
+    float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+    for (long j = 0; j < n; j++) v += (x[j] - mean) * (x[j] - mean);
+    float rstd = (float)(1.0 / sqrt((double)(v / (float)n) + (double)c->eps));
+    const float *g = c->gamma, *b = c->beta;
+    for (long j = 0; j < n; j++) y[j] = (x[j] - mean) * rstd * g[j] + b[j];
+    c->mean_out[r] = mean;
+    c->rstd_out[r] = rstd;
+  }
+}
+
+void nv_layer_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                   long rows, long cols, float eps) {
+  ln_ctx c = {.x = x, .gamma = gamma, .beta = beta, .y = y, .mean_out = mean, .rstd_out = rstd,
+              .rows = rows, .cols = cols, .eps = eps};
+  nv_parallel_for(rows, row_grain(cols), 1, ln_rows, &c);
+}
+
+/* dx += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma; dgamma and dbeta summed per
+ * fixed block of rows into `partial`, then over blocks in order (independent of the thread count). */
+NV_CLONES static void ln_back_blocks(void *vctx, long b0, long b1) {
+  const ln_ctx *c = vctx;
+  const long n = c->cols;
+  for (long blk = b0; blk < b1; blk++) {
+    float *pg = c->partial + blk * 2 * n, *pb = pg + n;
+    for (long j = 0; j < n; j++) pg[j] = pb[j] = 0.0f;
+    long r1 = NV_MIN(c->rows, (blk + 1) * c->block);
+    for (long r = blk * c->block; r < r1; r++) {
+      const float *x = c->x + r * n, *dy = c->dy + r * n, *g = c->gamma;
+      float *dx = c->dx + r * n;
+      const float mean = c->mean[r], rstd = c->rstd[r];
+      float sg = 0.0f, sgx = 0.0f;
+#pragma omp simd reduction(+ : sg, sgx)
+      for (long j = 0; j < n; j++) {
+        float xhat = (x[j] - mean) * rstd;
+        float gj = dy[j] * g[j];
+        sg += gj;
+        sgx += gj * xhat;
+      }
+      const float mg = sg / (float)n, mgx = sgx / (float)n;
+      for (long j = 0; j < n; j++) {
+        float xhat = (x[j] - mean) * rstd;
+        dx[j] += rstd * (dy[j] * g[j] - mg - xhat * mgx);
+        pg[j] += dy[j] * xhat;
+        pb[j] += dy[j];
+      }
+    }
+  }
+}
+
+NV_CLONES static void ln_back_reduce(void *vctx, long j0, long j1) {
+  const ln_ctx *c = vctx;
+  const long n = c->cols, blocks = (c->rows + c->block - 1) / c->block;
+  for (long j = j0; j < j1; j++) {
+    double sg = 0.0, sb = 0.0;
+    for (long blk = 0; blk < blocks; blk++) {
+      sg += c->partial[blk * 2 * n + j];
+      sb += c->partial[blk * 2 * n + n + j];
+    }
+    c->dgamma[j] = (float)((double)c->dgamma[j] + sg);
+    c->dbeta[j] = (float)((double)c->dbeta[j] + sb);
+  }
+}
+
+void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
+                            const float *rstd, float *dx, float *dgamma, float *dbeta, long rows, long cols) {
+  if (rows <= 0 || cols <= 0) return;
+  long block = NV_MAX(1L, 4096L / cols);
+  long blocks = (rows + block - 1) / block;
+  float *partial = nv_shared_scratch(NV_SCRATCH_WORK, (size_t)blocks * 2 * cols * sizeof(float));
+  ln_ctx c = {.x = x, .gamma = gamma, .dy = dy, .mean = mean, .rstd = rstd, .dx = dx, .dgamma = dgamma,
+              .dbeta = dbeta, .partial = partial, .rows = rows, .cols = cols, .block = block};
+  nv_parallel_for(blocks, NV_MAX(1L, row_grain(cols) / block), 1, ln_back_blocks, &c);
+  nv_parallel_for(cols, NV_MAX(16L, ROW_GRAIN_ELEMS / NV_MAX(blocks, 1L)), 16, ln_back_reduce, &c);
+}
+
+/* ---- softmax ---- */
+typedef struct {
+  const float *x, *y, *dy;
+  float *out;
+  long cols;
+} sm_ctx;
+
+NV_CLONES static void softmax_rows(void *vctx, long r0, long r1) {
+  const sm_ctx *c = vctx;
+  const long n = c->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = c->x + r * n;
+    float *y = c->out + r * n;
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (long j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < n; j++) {
+      float e = nv_expf(x[j] - mx);
+      y[j] = e;
+      s += e;
+    }
+    float inv = 1.0f / s;
+    for (long j = 0; j < n; j++) y[j] *= inv;
+  }
+}
+
+void nv_softmax(const float *x, float *y, long rows, long cols) {
+  sm_ctx c = {x, NULL, NULL, y, cols};
+  nv_parallel_for(rows, row_grain(cols), 1, softmax_rows, &c);
+}
+
+NV_CLONES static void softmax_back_rows(void *vctx, long r0, long r1) {
+  const sm_ctx *c = vctx;
+  const long n = c->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *y = c->y + r * n, *dy = c->dy + r * n;
+    float *dx = c->out + r * n;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (long j = 0; j < n; j++) dot += dy[j] * y[j];
+    for (long j = 0; j < n; j++) dx[j] += y[j] * (dy[j] - dot);
+  }
+}
+
+void nv_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols) {
+  sm_ctx c = {NULL, y, dy, dx, cols};
+  nv_parallel_for(rows, row_grain(cols), 1, softmax_back_rows, &c);
+}
