@@ -29,7 +29,8 @@ export function lossCurvePng(rows: MetricsRow[], title = 'loss'): Buffer {
     .map((r) => [r.step, r.val_loss!] as [number, number]);
   const series = [
     { name: 'train', points: thin(train, 1500) },
-    { name: 'train (smoothed)', points: thin(smooth(train), 1500) },
+    // Rows are already window averages: a smoothed line only helps once there are many of them.
+    { name: 'train (smoothed)', points: train.length >= 100 ? thin(smooth(train), 1500) : [] },
     { name: 'val', points: thin(val, 1500) },
   ].filter((s) => s.points.length);
   return linePlotPng({ series, title, xLabel: 'step', yLabel: 'cross-entropy (nats/token)' });
