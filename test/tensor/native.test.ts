@@ -1,0 +1,704 @@
+// The native (C) backend against the TypeScript reference, kernel by kernel, on random inputs with awkward
+// sizes. Error measure: relErr(a, b) = max_i |a_i - b_i| / max(1, max_i |b_i|) (absolute for values
+// below 1, relative to the largest magnitude above), required <= 1e-5. Forward outputs are poisoned
+// with NaN first so an element the kernel forgot to write shows up. If the addon is not built this
+// file fails (CI builds it): nothing here is skipped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
+import { Rng, hash32 } from '../../src/util/rng.ts';
+
+const addon = loadNativeAddon();
+const nb = loadNativeBackend();
+const TOL = 1e-5;
+const SIZES = [1, 3, 7, 33, 127, 257];
+const rng = new Rng(1234);
+
+function rand(n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (rng.next() * 2 - 1) * scale;
+  return a;
+}
+const poison = (n: number) => new Float32Array(n).fill(NaN);
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let diff = 0;
+  let mag = 1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
+    mag = Math.max(mag, Math.abs(b[i]!));
+  }
+  return diff / mag;
+}
+
+function assertClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL): void {
+  for (let i = 0; i < actual.length; i++) {
+    if (Number.isNaN(actual[i]!)) assert.fail(`${label}: element ${i} was not written (NaN)`);
+  }
+  const e = relErr(actual, expected);
+  assert.ok(e <= tol, `${label}: relative error ${e.toExponential(2)} > ${tol}`);
+}
+
+function withThreads<T>(n: number, fn: () => T): T {
+  const before = addon.threads();
+  addon.setThreads(n);
+  try {
+    return fn();
+  } finally {
+    addon.setThreads(before);
+  }
+}
+
+function withIsa<T>(isa: string, fn: () => T): T {
+  const before = addon.isa();
+  addon.setIsa(isa);
+  try {
+    return fn();
+  } finally {
+    addon.setIsa(before);
+  }
+}
+
+const ISAS = ['avx512', 'avx2', 'generic'].slice(['avx512', 'avx2', 'generic'].indexOf(addon.supportedIsa()));
+
+test('addon loads, reports its pool and picks the best micro-kernel', () => {
+  assert.equal(nb.name, 'native');
+  assert.ok(nb.threads >= 1);
+  assert.equal(addon.isa(), addon.supportedIsa());
+  assert.ok(ISAS.length >= 1 && ISAS.includes('generic'));
+});
+
+function gemmCase(
+  isa: string,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  beta: number,
+  batch = 1,
+  broadcastB = false,
+): void {
+  const sA = m * k;
+  const sB = broadcastB ? 0 : k * n;
+  const sC = m * n + 5; // gaps between items must be left alone
+  const a = rand(batch * sA);
+  const b = rand(broadcastB ? k * n : batch * sB);
+  const c0 = beta === 0 ? poison(batch * sC) : rand(batch * sC);
+  const cn = c0.slice();
+  const ct = c0.slice();
+  withIsa(isa, () => nb.gemm(transA, transB, m, n, k, alpha, a, b, beta, cn, batch, sA, sB, sC));
+  ts.gemm(transA, transB, m, n, k, alpha, a, b, beta, ct, batch, sA, sB, sC);
+  const label = `${isa} gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${n}x${k} beta=${beta} batch=${batch}`;
+  for (let z = 0; z < batch; z++) {
+    const item = (x: Float32Array) => x.subarray(z * sC, z * sC + m * n);
+    assertClose(`${label} item ${z}`, item(cn), item(ct));
+    for (let g = z * sC + m * n; g < (z + 1) * sC; g++)
+      assert.ok(Object.is(cn[g], c0[g]), `${label}: gap element ${g} was touched`);
+  }
+}
+
+test('gemm: every transpose combination on awkward sizes, beta 0 over NaN and beta 1, every micro-kernel', () => {
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 7, 33],
+    [33, 127, 7],
+    [127, 3, 257],
+    [257, 33, 127],
+    [7, 257, 3],
+    [257, 257, 33],
+  ];
+  for (const isa of ISAS)
+    for (const [m, n, k] of shapes)
+      for (const transA of [false, true])
+        for (const transB of [false, true]) {
+          gemmCase(isa, transA, transB, m, n, k, 1, 0);
+          gemmCase(isa, transA, transB, m, n, k, 0.5, 1);
+        }
+});
+
+test('gemm: several cache blocks (k > KC, m > MC), general beta, and both thread splits', () => {
+  for (const isa of ISAS) {
+    gemmCase(isa, false, true, 300, 130, 600, 0.75, -0.5);
+    gemmCase(isa, true, false, 13, 700, 290, 1, 0); // few rows: threads split the columns
+    gemmCase(isa, true, true, 161, 77, 513, 2, 1);
+  }
+});
+
+test('gemm: batches with strides, a broadcast B (stride 0), alpha 0 and k 0', () => {
+  for (const isa of ISAS) {
+    gemmCase(isa, false, false, 7, 33, 3, 1, 0, 4);
+    gemmCase(isa, true, false, 33, 7, 127, 1, 1, 3, true);
+    gemmCase(isa, false, true, 127, 33, 7, 0.5, 0, 9, true); // small items: one item per thread
+  }
+  const c = poison(6);
+  nb.gemm(false, false, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0, c, 1, 0, 0, 0);
+  assert.deepEqual([...c], [0, 0, 0, 0, 0, 0]);
+  const a = Float32Array.from([NaN, 1]);
+  const d = Float32Array.from([2]);
+  nb.gemm(false, false, 1, 1, 2, 0, a, a, 3, d, 1, 0, 0, 0);
+  assert.deepEqual([...d], [6]);
+});
+
+test('gemm: 1 and 2 threads give identical results', () => {
+  for (const [ta, tb, m, n, k] of [
+    [false, false, 257, 257, 257],
+    [false, true, 300, 130, 600],
+    [true, false, 13, 700, 290],
+    [true, true, 1000, 64, 64],
+  ] as const) {
+    const a = rand(m * k);
+    const b = rand(k * n);
+    const c1 = poison(m * n);
+    const c2 = poison(m * n);
+    withThreads(1, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c1, 1, 0, 0, 0));
+    withThreads(2, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c2, 1, 0, 0, 0));
+    assert.deepEqual(c1, c2, `gemm ${m}x${n}x${k}`);
+  }
+});
+
+/** Runs `kernel` on both backends with copies of `inputs`; compares every array in `outputs`. */
+function compare(
+  label: string,
+  make: () => Record<string, Float32Array | Int32Array | Uint8Array>,
+  run: (be: typeof nb, x: Record<string, Float32Array | Int32Array | Uint8Array>) => unknown,
+  outputs: string[],
+  tol = TOL,
+): void {
+  const base = make();
+  const clone = () => Object.fromEntries(Object.entries(base).map(([k, v]) => [k, v.slice()]));
+  const xn = clone();
+  const xt = clone();
+  const rn = run(nb, xn);
+  const rt = run(ts, xt);
+  if (typeof rt === 'number')
+    assert.ok(
+      Math.abs((rn as number) - rt) <= tol * Math.max(1, Math.abs(rt)),
+      `${label}: returned ${rn} vs ${rt}`,
+    );
+  for (const o of outputs) assertClose(`${label} ${o}`, xn[o]!, xt[o]!, tol);
+}
+
+const f32 = (x: Float32Array | Int32Array | Uint8Array) => x as Float32Array;
+
+test('addBias, sumRows, add, mul (broadcast), scale, axpy', () => {
+  for (const rows of SIZES)
+    for (const cols of [1, 7, 257]) {
+      const n = rows * cols;
+      compare(
+        `addBias ${rows}x${cols}`,
+        () => ({ y: rand(n), b: rand(cols) }),
+        (be, x) => be.addBias(f32(x.y!), f32(x.b!), rows, cols),
+        ['y'],
+      );
+      for (const acc of [false, true])
+        compare(
+          `sumRows ${rows}x${cols} acc=${acc}`,
+          () => ({ x: rand(n), out: acc ? rand(cols) : poison(cols) }),
+          (be, x) => be.sumRows(f32(x.x!), f32(x.out!), rows, cols, acc),
+          ['out'],
+        );
+      for (const bn of [n, cols])
+        for (const op of ['add', 'mul'] as const)
+          compare(
+            `${op} n=${n} bn=${bn}`,
+            () => ({ a: rand(n), b: rand(bn), out: poison(n) }),
+            (be, x) => be[op](f32(x.a!), f32(x.b!), f32(x.out!), n, bn),
+            ['out'],
+          );
+      compare(
+        `scale ${n}`,
+        () => ({ a: rand(n), out: poison(n) }),
+        (be, x) => be.scale(f32(x.a!), -1.5, f32(x.out!), n),
+        ['out'],
+      );
+      compare(
+        `axpy ${n}`,
+        () => ({ x: rand(n), y: rand(n) }),
+        (be, x) => be.axpy(0.25, f32(x.x!), f32(x.y!), n),
+        ['y'],
+      );
+    }
+  // scale in place (out === a)
+  const a = rand(1000);
+  const expected = a.map((v) => v * 3);
+  nb.scale(a, 3, a, 1000);
+  assertClose('scale in place', a, expected);
+});
+
+test('layerNorm and its backward', () => {
+  for (const rows of SIZES)
+    for (const cols of [1, 3, 33, 257]) {
+      const n = rows * cols;
+      compare(
+        `layerNorm ${rows}x${cols}`,
+        () => ({
+          x: rand(n, 3),
+          g: rand(cols),
+          b: rand(cols),
+          y: poison(n),
+          mean: poison(rows),
+          rstd: poison(rows),
+        }),
+        (be, x) =>
+          be.layerNorm(
+            f32(x.x!),
+            f32(x.g!),
+            f32(x.b!),
+            f32(x.y!),
+            f32(x.mean!),
+            f32(x.rstd!),
+            rows,
+            cols,
+            1e-5,
+          ),
+        ['y', 'mean', 'rstd'],
+      );
+      const x = rand(n, 3);
+      const mean = new Float32Array(rows);
+      const rstd = new Float32Array(rows);
+      ts.layerNorm(x, rand(cols), rand(cols), new Float32Array(n), mean, rstd, rows, cols, 1e-5);
+      compare(
+        `layerNormBackward ${rows}x${cols}`,
+        () => ({ dy: rand(n), x, g: rand(cols), mean, rstd, dx: rand(n), dg: rand(cols), db: rand(cols) }),
+        (be, v) =>
+          be.layerNormBackward(
+            f32(v.dy!),
+            f32(v.x!),
+            f32(v.g!),
+            f32(v.mean!),
+            f32(v.rstd!),
+            f32(v.dx!),
+            f32(v.dg!),
+            f32(v.db!),
+            rows,
+            cols,
+          ),
+        ['dx', 'dg', 'db'],
+      );
+    }
+});
+
+test('gelu, relu and their backward', () => {
+  for (const n of [...SIZES, 100_003]) {
+    for (const op of ['gelu', 'relu'] as const) {
+      compare(
+        `${op} ${n}`,
+        () => ({ x: rand(n, 6), y: poison(n) }),
+        (be, x) => be[op](f32(x.x!), f32(x.y!), n),
+        ['y'],
+      );
+      const back = op === 'gelu' ? 'geluBackward' : 'reluBackward';
+      compare(
+        `${back} ${n}`,
+        () => ({ x: rand(n, 6), dy: rand(n), dx: rand(n) }),
+        (be, x) => be[back](f32(x.x!), f32(x.dy!), f32(x.dx!), n),
+        ['dx'],
+      );
+    }
+  }
+  // far tails: exp overflow must not leak inf or NaN
+  const x = Float32Array.from([-100, -30, -10, 0, 10, 30, 100]);
+  const y = poison(7);
+  nb.gelu(x, y, 7);
+  assertClose('gelu tails', y, [0, 0, 0, 0, 10, 30, 100]);
+});
+
+test('softmax and softmaxBackward', () => {
+  for (const rows of SIZES)
+    for (const cols of [1, 7, 257, 4096]) {
+      if (rows * cols > 300_000) continue;
+      const n = rows * cols;
+      compare(
+        `softmax ${rows}x${cols}`,
+        () => ({ x: rand(n, 20), y: poison(n) }),
+        (be, x) => be.softmax(f32(x.x!), f32(x.y!), rows, cols),
+        ['y'],
+      );
+      const y = new Float32Array(n);
+      ts.softmax(rand(n, 5), y, rows, cols);
+      compare(
+        `softmaxBackward ${rows}x${cols}`,
+        () => ({ y, dy: rand(n), dx: rand(n) }),
+        (be, x) => be.softmaxBackward(f32(x.y!), f32(x.dy!), f32(x.dx!), rows, cols),
+        ['dx'],
+      );
+    }
+});
+
+test('crossEntropy and its backward, with ignored rows', () => {
+  for (const rows of SIZES)
+    for (const vocab of [1, 7, 257, 4096]) {
+      if (rows * vocab > 600_000) continue;
+      const targets = new Int32Array(rows);
+      for (let r = 0; r < rows; r++) targets[r] = r % 5 === 3 ? -100 : rng.int(vocab);
+      compare(
+        `crossEntropy ${rows}x${vocab}`,
+        () => ({ logits: rand(rows * vocab, 10), t: targets, losses: poison(rows) }),
+        (be, x) => be.crossEntropy(f32(x.logits!), x.t as Int32Array, f32(x.losses!), rows, vocab, -100),
+        ['losses'],
+      );
+      compare(
+        `crossEntropyBackward ${rows}x${vocab}`,
+        () => ({ logits: rand(rows * vocab, 10), t: targets, d: rand(rows * vocab) }),
+        (be, x) =>
+          be.crossEntropyBackward(f32(x.logits!), x.t as Int32Array, f32(x.d!), rows, vocab, -100, 1 / rows),
+        ['d'],
+      );
+    }
+  assert.throws(
+    () => nb.crossEntropy(new Float32Array(4), Int32Array.from([0, 2]), new Float32Array(2), 2, 2, -100),
+    /targets\[1\] = 2 is outside \[0, 2\)/,
+  );
+});
+
+interface AttnCase {
+  batch: number;
+  heads: number;
+  tq: number;
+  tk: number;
+  hd: number;
+  causal: boolean;
+  fused?: boolean; // q, k, v as views of one [B, T, 3C] buffer
+  tmax?: number; // k/v rows read from a cache of tmax rows per batch
+  mask?: boolean;
+}
+
+function attentionCase(c: AttnCase): void {
+  const C = c.heads * c.hd;
+  const tmax = c.tmax ?? c.tk;
+  const label = `attention ${JSON.stringify(c)}`;
+  let qStride = C;
+  let kvStride = C;
+  let kvBatchStride = tmax * C;
+  const outStride = C;
+  let qkv: Float32Array | null = null;
+  if (c.fused) {
+    qkv = rand(c.batch * c.tq * 3 * C);
+    qStride = kvStride = 3 * C;
+    kvBatchStride = c.tq * 3 * C;
+  }
+  const q = qkv ? qkv : rand(c.batch * c.tq * C);
+  const k = qkv ? qkv.subarray(C) : rand(c.batch * tmax * C);
+  const v = qkv ? qkv.subarray(2 * C) : rand(c.batch * tmax * C);
+  let mask: Uint8Array | null = null;
+  if (c.mask) {
+    mask = new Uint8Array(c.batch * c.tk);
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < 0.7 ? 1 : 0;
+    for (let j = 0; j < c.tk; j++) mask[j] = 0; // batch 0 sees no key at all: zeros out
+  }
+  const nOut = c.batch * c.tq * C;
+  const nProbs = c.batch * c.heads * c.tq * c.tk;
+  const run = (be: typeof nb) => {
+    const out = poison(nOut);
+    const probs = poison(nProbs);
+    be.attention(
+      q,
+      k,
+      v,
+      out,
+      probs,
+      c.batch,
+      c.heads,
+      c.tq,
+      c.tk,
+      c.hd,
+      qStride,
+      kvStride,
+      kvBatchStride,
+      outStride,
+      c.causal,
+      mask,
+    );
+    return { out, probs };
+  };
+  const fn = run(nb);
+  const ft = run(ts);
+  assertClose(`${label} out`, fn.out, ft.out);
+  assertClose(`${label} probs`, fn.probs, ft.probs);
+
+  const dout = rand(nOut);
+  const grads = () => {
+    const g = qkv ? rand(qkv.length) : null;
+    return {
+      dq: g ?? rand(q.length),
+      dk: g ? g.subarray(C) : rand(k.length),
+      dv: g ? g.subarray(2 * C) : rand(v.length),
+      all: g,
+    };
+  };
+  const init = grads();
+  const copy = (x: typeof init) => {
+    if (x.all) {
+      const all = x.all.slice();
+      return { dq: all, dk: all.subarray(C), dv: all.subarray(2 * C), all };
+    }
+    return { dq: x.dq.slice(), dk: x.dk.slice(), dv: x.dv.slice(), all: null };
+  };
+  const gn = copy(init);
+  const gt = copy(init);
+  for (const [be, g] of [
+    [nb, gn],
+    [ts, gt],
+  ] as const)
+    be.attentionBackward(
+      dout,
+      q,
+      k,
+      v,
+      ft.probs,
+      g.dq,
+      g.dk,
+      g.dv,
+      c.batch,
+      c.heads,
+      c.tq,
+      c.tk,
+      c.hd,
+      qStride,
+      kvStride,
+      kvBatchStride,
+      outStride,
+    );
+  if (gn.all && gt.all) assertClose(`${label} dqkv`, gn.all, gt.all);
+  else {
+    assertClose(`${label} dq`, gn.dq, gt.dq);
+    assertClose(`${label} dk`, gn.dk, gt.dk);
+    assertClose(`${label} dv`, gn.dv, gt.dv);
+  }
+}
+
+test('attention forward and backward: causal, full, fused qkv, KV cache layout, padding masks', () => {
+  attentionCase({ batch: 1, heads: 1, tq: 1, tk: 1, hd: 1, causal: false });
+  attentionCase({ batch: 2, heads: 3, tq: 7, tk: 7, hd: 5, causal: true });
+  attentionCase({ batch: 2, heads: 2, tq: 33, tk: 33, hd: 16, causal: true, fused: true });
+  attentionCase({ batch: 3, heads: 2, tq: 33, tk: 33, hd: 8, causal: false, fused: true, mask: true });
+  attentionCase({ batch: 2, heads: 2, tq: 3, tk: 127, hd: 8, causal: true, tmax: 257 });
+  attentionCase({ batch: 1, heads: 4, tq: 127, tk: 127, hd: 32, causal: true, mask: true });
+  attentionCase({ batch: 2, heads: 1, tq: 7, tk: 257, hd: 3, causal: false, mask: true });
+});
+
+test('embedding and its backward with repeated ids', () => {
+  for (const n of SIZES)
+    for (const dim of [1, 7, 257]) {
+      const vocab = 11;
+      const ids = new Int32Array(n);
+      for (let i = 0; i < n; i++) ids[i] = rng.int(vocab);
+      compare(
+        `embedding n=${n} dim=${dim}`,
+        () => ({ w: rand(vocab * dim), ids, out: poison(n * dim) }),
+        (be, x) => be.embedding(f32(x.w!), x.ids as Int32Array, f32(x.out!), n, dim),
+        ['out'],
+      );
+      compare(
+        `embeddingBackward n=${n} dim=${dim}`,
+        () => ({ d: rand(n * dim), ids, dw: rand(vocab * dim) }),
+        (be, x) => be.embeddingBackward(f32(x.d!), x.ids as Int32Array, f32(x.dw!), n, dim),
+        ['dw'],
+      );
+    }
+  assert.throws(
+    () => nb.embedding(new Float32Array(6), Int32Array.from([3]), new Float32Array(2), 1, 2),
+    /ids\[0\] = 3 is outside \[0, 3\)/,
+  );
+});
+
+test('im2col and col2im', () => {
+  for (const [c, h, w, kh, kw, stride, pad] of [
+    [1, 1, 1, 1, 1, 1, 0],
+    [3, 7, 33, 3, 3, 1, 1],
+    [2, 33, 7, 4, 4, 4, 0],
+    [3, 33, 33, 3, 3, 2, 1],
+    [1, 7, 3, 7, 3, 1, 2],
+  ] as const) {
+    const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
+    const ncols = c * kh * kw * oh * ow;
+    const label = `${c}x${h}x${w} k${kh}x${kw} s${stride} p${pad}`;
+    compare(
+      `im2col ${label}`,
+      () => ({ x: rand(c * h * w), cols: poison(ncols) }),
+      (be, x) => be.im2col(f32(x.x!), f32(x.cols!), c, h, w, kh, kw, stride, pad),
+      ['cols'],
+    );
+    compare(
+      `col2im ${label}`,
+      () => ({ d: rand(ncols), dx: rand(c * h * w) }),
+      (be, x) => be.col2im(f32(x.d!), f32(x.dx!), c, h, w, kh, kw, stride, pad),
+      ['dx'],
+    );
+  }
+});
+
+test('dropout masks match the TypeScript hash exactly', () => {
+  for (const n of [...SIZES, 70_001])
+    for (const p of [0, 0.1, 0.5, 1])
+      for (const [seed, offset] of [
+        [0, 0],
+        [123456789, 1000],
+        [4294967295, 4294967290], // offset + i wraps past 2^32
+      ]) {
+        const x = rand(n);
+        const yn = poison(n),
+          mn = poison(n),
+          yt = poison(n),
+          mt = poison(n);
+        nb.dropout(x, yn, mn, n, p, seed!, offset!);
+        ts.dropout(x, yt, mt, n, p, seed!, offset!);
+        assert.deepEqual(mn, mt, `dropout mask n=${n} p=${p} seed=${seed}`);
+        assertClose(`dropout y n=${n} p=${p}`, yn, yt);
+      }
+  // spot check against hash32 directly
+  const m = poison(4);
+  nb.dropout(new Float32Array(4), poison(4), m, 4, 0.5, 7, 3);
+  for (let i = 0; i < 4; i++) assert.equal(m[i], hash32(7, 3 + i) / 2 ** 32 >= 0.5 ? 2 : 0);
+});
+
+test('sum and sumSquares in double precision', () => {
+  for (const n of [...SIZES, 16_384, 16_385, 1_000_003]) {
+    const x = rand(n, 2);
+    for (const op of ['sum', 'sumSquares'] as const) {
+      const a = nb[op](x, n);
+      const b = ts[op](x, n);
+      assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${op} ${n}: ${a} vs ${b}`);
+    }
+  }
+  assert.equal(nb.sum(new Float32Array(0), 0), 0);
+});
+
+test('adamw over several steps', () => {
+  for (const n of [...SIZES, 100_000]) {
+    const g = rand(n);
+    compare(
+      `adamw ${n}`,
+      () => ({ p: rand(n), m: new Float32Array(n), v: new Float32Array(n) }),
+      (be, x) => {
+        for (let step = 1; step <= 5; step++)
+          be.adamw(f32(x.p!), g, f32(x.m!), f32(x.v!), n, 1e-2, 0.9, 0.95, 1e-8, 0.1, step);
+      },
+      ['p', 'm', 'v'],
+    );
+  }
+});
+
+test('every kernel gives identical results on 1 and 2 threads', () => {
+  const rows = 2048,
+    cols = 256,
+    n = rows * cols;
+  const x = rand(n, 3),
+    g = rand(cols),
+    b = rand(cols),
+    dy = rand(n);
+  const ids = Int32Array.from({ length: rows }, () => rng.int(50));
+  const targets = Int32Array.from({ length: 64 }, (_, i) => (i % 7 === 0 ? -100 : rng.int(4096)));
+  const logits = rand(64 * 4096, 5);
+  const qkv = rand(4 * 128 * 3 * 64);
+  const runAll = () => {
+    const r: Record<string, Float32Array | number> = {};
+    const y = poison(n),
+      mean = poison(rows),
+      rstd = poison(rows);
+    nb.layerNorm(x, g, b, y, mean, rstd, rows, cols, 1e-5);
+    Object.assign(r, { y, mean, rstd });
+    const dx = new Float32Array(n),
+      dg = new Float32Array(cols),
+      db = new Float32Array(cols);
+    nb.layerNormBackward(dy, x, g, mean, rstd, dx, dg, db, rows, cols);
+    Object.assign(r, { dx, dg, db });
+    const sr = poison(cols);
+    nb.sumRows(x, sr, rows, cols, false);
+    r.sumRows = sr;
+    const gl = poison(n);
+    nb.gelu(x, gl, n);
+    r.gelu = gl;
+    const sm = poison(n);
+    nb.softmax(x, sm, rows, cols);
+    r.softmax = sm;
+    const losses = poison(64);
+    r.count = nb.crossEntropy(logits, targets, losses, 64, 4096, -100);
+    r.losses = losses;
+    const dl = new Float32Array(logits.length);
+    nb.crossEntropyBackward(logits, targets, dl, 64, 4096, -100, 1 / 64);
+    r.dlogits = dl;
+    const dw = new Float32Array(50 * cols);
+    nb.embeddingBackward(dy, ids, dw, rows, cols);
+    r.dembed = dw;
+    r.sum = nb.sum(x, n);
+    r.sumSquares = nb.sumSquares(x, n);
+    const out = poison(4 * 128 * 64),
+      probs = poison(4 * 2 * 128 * 128);
+    nb.attention(
+      qkv,
+      qkv.subarray(64),
+      qkv.subarray(128),
+      out,
+      probs,
+      4,
+      2,
+      128,
+      128,
+      32,
+      192,
+      192,
+      128 * 192,
+      64,
+      true,
+      null,
+    );
+    Object.assign(r, { out, probs });
+    const dqkv = new Float32Array(qkv.length);
+    nb.attentionBackward(
+      out,
+      qkv,
+      qkv.subarray(64),
+      qkv.subarray(128),
+      probs,
+      dqkv,
+      dqkv.subarray(64),
+      dqkv.subarray(128),
+      4,
+      2,
+      128,
+      128,
+      32,
+      192,
+      192,
+      128 * 192,
+      64,
+    );
+    r.dqkv = dqkv;
+    const p = x.slice(),
+      m = new Float32Array(n),
+      v = new Float32Array(n);
+    nb.adamw(p, dy, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1);
+    r.adamw = p;
+    return r;
+  };
+  const one = withThreads(1, runAll);
+  const two = withThreads(2, runAll);
+  for (const key of Object.keys(one)) assert.deepEqual(two[key], one[key], key);
+});
+
+test('bad arguments throw clear errors instead of crashing', () => {
+  const a = new Float32Array(4);
+  assert.throws(
+    () => nb.gemm(false, false, 2, 2, 2, 1, new Float64Array(4), a, 0, a, 1, 0, 0, 0),
+    /a is a Float64Array; the native backend computes in float32 only/,
+  );
+  assert.throws(
+    () => nb.gemm(false, false, 2, 2, 2, 1, a, a, 0, new Float32Array(3), 1, 0, 0, 0),
+    /nanovlm native gemm: c has 3 elements but the sizes need 4/,
+  );
+  assert.throws(
+    () => nb.gemm(false, false, 2, 2, 2, 1, a, a, 0, a, 2, 0, 0, 4),
+    /c has 4 elements but the sizes need 8/,
+  );
+  assert.throws(() => nb.layerNorm(a, a, a, a, a, a, 2, 2.5, 1e-5), /cols must be an integer/);
+  assert.throws(() => nb.add(a, a, a, 4, 3), /bn must divide n/);
+  assert.throws(() => nb.gelu([1, 2] as unknown as Float32Array, a, 2), /x must be a Float32Array/);
+  assert.throws(() => nb.dropout(a, a, a, 4, 1.5, 0, 0), /p must be in \[0, 1\]/);
+});
