@@ -1,0 +1,98 @@
+import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
+import { loadModel } from '../model/index.ts';
+import { startServer, SERVE_DEFAULTS } from '../serve/index.ts';
+import { UserError } from '../util/errors.ts';
+
+const options = {
+  model: {
+    type: 'string',
+    help: 'model folder (config.json, model.safetensors, tokenizer.json, ...)',
+    required: true,
+  },
+  host: { type: 'string', help: 'address to listen on', default: SERVE_DEFAULTS.host },
+  port: { type: 'integer', help: 'port (0: any free port)', default: SERVE_DEFAULTS.port },
+  'max-batch': {
+    type: 'integer',
+    help: 'most requests generated together in one batch',
+    default: SERVE_DEFAULTS.maxBatch,
+  },
+  queue: {
+    type: 'integer',
+    help: 'most requests waiting; beyond that: 503 with Retry-After',
+    default: SERVE_DEFAULTS.maxQueue,
+  },
+  'timeout-ms': { type: 'integer', help: 'per-request time limit', default: SERVE_DEFAULTS.timeoutMs },
+  'max-body-mb': {
+    type: 'number',
+    help: 'largest request body (413 beyond)',
+    default: SERVE_DEFAULTS.maxBodyBytes / 1024 / 1024,
+  },
+} as const satisfies Schema;
+
+const spec: CommandSpec<typeof options> = {
+  name: 'nanovlm serve',
+  summary:
+    'HTTP API and web page for a model: POST /v1/describe, POST /v1/chat/completions (OpenAI-compatible), ' +
+    'GET /v1/models, /health, /metrics, and the page at /. Stops cleanly on Ctrl-C or SIGTERM.',
+  usage:
+    'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10]',
+  options,
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.help) {
+    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
+    return 0;
+  }
+  const o = args.options;
+  if (args.positionals.length)
+    throw new UserError(`nanovlm serve: unexpected argument "${args.positionals[0]}"`, 2);
+  if (o.port < 0 || o.port > 65535) throw new UserError(`--port must be in [0, 65535], got ${o.port}`, 2);
+  if (o.maxBatch < 1) throw new UserError(`--max-batch must be at least 1, got ${o.maxBatch}`, 2);
+  if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
+  if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
+  if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
+
+  const vlm = await loadModel(o.model);
+  let running;
+  try {
+    running = await startServer(vlm, {
+      host: o.host,
+      port: o.port,
+      maxBatch: o.maxBatch,
+      maxQueue: o.queue,
+      timeoutMs: o.timeoutMs,
+      maxBodyBytes: Math.round(o.maxBodyMb * 1024 * 1024),
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new UserError(`${o.host}:${o.port} is already in use (pick another --port)`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new UserError(`cannot listen on ${o.host}:${o.port} (${code})`);
+    throw e;
+  }
+  const params = vlm.model.parameterCount();
+  console.log(
+    `nanovlm serve: model "${running.ctx.modelId}" (${(params / 1e6).toFixed(2)}M parameters, ${vlm.config.image_size}px images) ` +
+      `listening on ${running.url}  (batch ${o.maxBatch}, queue ${o.queue}, time-out ${o.timeoutMs} ms)`,
+  );
+  const server = running;
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        console.error(`nanovlm serve: ${signal} again, exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      console.log(`nanovlm serve: ${signal}: finishing running requests, then stopping`);
+      server.close(10_000).then(resolve, resolve);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  console.log('nanovlm serve: stopped');
+  return 0;
+}

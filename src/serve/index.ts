@@ -1,0 +1,2 @@
+export { startServer, SERVE_DEFAULTS, type ServeOptions, type RunningServer } from './server.ts';
+export { HttpError } from './http-error.ts';
