@@ -15,6 +15,7 @@
  *    `runs/<name>/test_predictions.jsonl` and `runs/<name>/report.json`.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { formatHelp, parseArgs, type CommandSpec, type Schema } from './args.ts';
 import { printSummary } from './train.ts';
@@ -59,7 +60,8 @@ const options = {
   'eval-count': { type: 'integer', help: 'test pictures to describe and score (0 = all)', default: 500 },
   show: { type: 'integer', help: 'descriptions to print', default: 8 },
   extend: { type: 'boolean', help: 'train a finished run further for --minutes' },
-  seed: { type: 'integer', help: 'seed of the scenes and the training', default: 1337 },
+  seed: { type: 'integer', help: 'seed of the model initialisation and the data order', default: 1337 },
+  'scenes-seed': { type: 'integer', help: 'seed of the scenes (as nanovlm data scenes --seed)', default: 1 },
   json: { type: 'boolean', help: 'print one JSON object (no progress output)' },
 } as const satisfies Schema;
 

@@ -1,0 +1,86 @@
+// `npm run bench -- learn [--models mini,base] [--samples 200000] [--data data/scenes] [--eval-count 500]`
+//
+// Does it learn? Trains each model on ShortDesc for a fixed number of training samples (not a time
+// budget, so results compare across machines), then describes test pictures greedily and scores
+// object recall / precision / count accuracy against the scene graphs. Runs go to
+// runs/learn-<model>-<samples>/ and are reused (resumed if unfinished) on the next call.
+// The data folder must exist (npm run main builds data/scenes). No peer: the last line has no speedup.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { openDataset } from '../src/data/dataset.ts';
+import { resolveConfig } from '../src/train/config.ts';
+import { train } from '../src/train/trainer.ts';
+import {
+  bestCheckpoint,
+  listCheckpoints,
+  readTrainerState,
+  resolveCheckpoint,
+} from '../src/train/checkpoint.ts';
+import type { TrainerState } from '../src/train/trainer.ts';
+import { scoreTestSplit } from '../src/cli/main-job.ts';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
+const models = arg('models', 'mini,base').split(',');
+const samples = Number(arg('samples', '200000'));
+const data = arg('data', 'data/scenes');
+const evalCount = Number(arg('eval-count', '500'));
+const batchSize = Number(arg('batch', '32'));
+if (!existsSync(path.join(data, 'manifest.jsonl'))) {
+  console.error(`${data}: no dataset (build it with "npm run main" or "nanovlm data scenes --out ${data}")`);
+  process.exit(2);
+}
+const dataset = openDataset(data);
+const steps = Math.ceil(samples / batchSize);
+const out: Record<string, unknown> = {};
+for (const name of models) {
+  const runDir = path.join('runs', `learn-${name}-${samples}`);
+  const t0 = performance.now();
+  const exists = listCheckpoints(runDir).length > 0;
+  const st = exists ? readTrainerState<TrainerState>(resolveCheckpoint(runDir)) : null;
+  let trainSeconds = st?.trainSeconds ?? 0;
+  if (!st?.finished) {
+    console.log(
+      `${name}: training ${steps} steps × ${batchSize} samples in ${runDir}${exists ? ' (resuming)' : ''}`,
+    );
+    const cfg = resolveConfig({
+      model: name,
+      overrides: [
+        ['data', data],
+        ['text', 'short'],
+        ['steps', String(steps)],
+        ['batchSize', String(batchSize)],
+      ],
+    });
+    const summary = exists ? await train({ resume: runDir }) : await train({ config: cfg, runDir });
+    trainSeconds = readTrainerState<TrainerState>(summary.checkpoint).trainSeconds;
+    console.log(
+      `${name}: ${summary.samplesPerSecond.toFixed(1)} samples/s, peak RSS ${summary.peakRssMB.toFixed(0)} MB`,
+    );
+  }
+  const modelDir = bestCheckpoint(runDir) ?? resolveCheckpoint(runDir);
+  const state = readTrainerState<TrainerState>(modelDir);
+  const { totals, predictions } = await scoreTestSplit(modelDir, dataset, { limit: evalCount });
+  for (const p of predictions.slice(0, 3)) console.log(`  ${p.image}: ${p.generated}`);
+  console.log(
+    `${name}: recall ${totals.recall.toFixed(3)}, precision ${totals.precision.toFixed(3)}, ` +
+      `count accuracy ${totals.countAccuracy.toFixed(3)} on ${totals.images} test pictures ` +
+      `(best val loss ${state.bestValLoss?.toFixed(4)} at step ${state.bestStep})`,
+  );
+  out[name] = {
+    samples: state.samplesSeen,
+    steps: state.step,
+    trainSeconds: Math.round(trainSeconds),
+    bestValLoss: state.bestValLoss,
+    recall: Number(totals.recall.toFixed(4)),
+    precision: Number(totals.precision.toFixed(4)),
+    countAccuracy: Number(totals.countAccuracy.toFixed(4)),
+    testImages: totals.images,
+    seconds: Math.round((performance.now() - t0) / 1000),
+  };
+}
+console.log(
+  JSON.stringify({ bench: 'learn', samples, targets: { miniRecall: 0.6, miniPrecision: 0.8 }, models: out }),
+);

@@ -1,0 +1,135 @@
+// `npm run bench -- train-throughput [--models mini,base,large] [--steps 50] [--batch 32] [--data DIR]`
+//
+// Training samples/s of each preset at 224×224 with the data loader in the loop (PNG decoding, resizing,
+// tokenising, batching, prefetch), beside the pure model step on the same model (one batch repeated,
+// no loader). The loader should cost under 10%: `speedup` = loader-in-loop rate / pure-step rate (worst
+// model), target 0.9. Both modes time the same step (forward, backward, clipping, AdamW) after two
+// warm-up steps. Data: data/scenes when it has enough train pictures, else 2,000 scenes built into
+// data/bench-scenes (kept for the next run).
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDataset } from '../src/data/dataset.ts';
+import { DataLoader, type Batch } from '../src/data/loader.ts';
+import { generateScenes } from '../src/data/scenes/index.ts';
+import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.ts';
+import { configFor, createModel, type PresetName } from '../src/model/index.ts';
+import { AdamW, clipGradNorm } from '../src/nn/index.ts';
+import { backend } from '../src/tensor/backends/index.ts';
+import { batchLoss } from '../src/train/model-bridge.ts';
+import { peakRssMB } from '../src/train/trainer.ts';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
+const models = arg('models', 'mini,base,large').split(',') as PresetName[];
+const steps = Number(arg('steps', '50'));
+const batchSize = Number(arg('batch', '32'));
+const warmup = 2;
+
+async function dataFolder(): Promise<string> {
+  const need = (steps + warmup + 2) * batchSize;
+  const given = arg('data', '');
+  if (given) return given;
+  for (const dir of ['data/scenes', 'data/bench-scenes']) {
+    if (!existsSync(path.join(dir, 'manifest.jsonl'))) continue;
+    const n = openDataset(dir, { checkImages: false }).records.filter((r) => r.split === 'train').length;
+    if (n >= need) return dir;
+  }
+  const count = Math.max(2000, Math.ceil(need / 0.85));
+  console.log(`building ${count} scenes in data/bench-scenes ...`);
+  await generateScenes({ out: 'data/bench-scenes', count, seed: 1, workers: os.availableParallelism() });
+  return 'data/bench-scenes';
+}
+
+const dir = await dataFolder();
+const dataset = openDataset(dir);
+const tokFile = path.join(dir, 'tokenizer.json');
+let tokenizer: Tokenizer;
+if (existsSync(tokFile)) tokenizer = Tokenizer.load(tokFile);
+else {
+  const texts = dataset.records
+    .filter((r) => r.split === 'train')
+    .flatMap((r) => [r.short ?? '', r.long ?? '']);
+  tokenizer = trainTokenizer(texts, { vocabSize: 4096 });
+  await tokenizer.save(tokFile);
+}
+console.log(
+  `data ${dir} (${dataset.records.length} records), batch ${batchSize}, ${steps} timed steps, ` +
+    `${backend().name} backend, ${backend().threads} threads; machine shared with other work: figures are noisy`,
+);
+
+const results: Record<
+  string,
+  { pure: number; loader: number; ratio: number; waitMs: number; stepMs: number }
+> = {};
+for (const name of models) {
+  const cfg = configFor(name, tokenizer);
+  const model = createModel(cfg, { seed: 1 });
+  const params = model.parameters();
+  const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1, decay: (_n, p) => p.ndim >= 2 });
+  const step = (batch: Batch) => {
+    optimizer.zeroGrad();
+    batchLoss(model, batch).backward();
+    clipGradNorm(params, 1);
+    optimizer.step();
+  };
+  const loaderFor = (seed: number) =>
+    new DataLoader(dataset, {
+      split: 'train',
+      text: 'short',
+      imageSize: cfg.image_size,
+      batchSize,
+      maxLen: cfg.max_text_len,
+      tokenizer,
+      seed,
+      dropLast: true,
+      prefetch: 3,
+    });
+
+  // Pure step: one batch, repeated.
+  const fixed = await loaderFor(99).next();
+  for (let i = 0; i < warmup; i++) step(fixed);
+  let t = performance.now();
+  for (let i = 0; i < steps; i++) step(fixed);
+  const pureMs = (performance.now() - t) / steps;
+
+  // Loader in the loop: a fresh loader, every batch new pictures from disk.
+  const loader = loaderFor(1);
+  for (let i = 0; i < warmup; i++) step(await loader.next());
+  const wait0 = loader.stats().waitMs;
+  t = performance.now();
+  for (let i = 0; i < steps; i++) step(await loader.next());
+  const loaderMs = (performance.now() - t) / steps;
+  loader.close();
+
+  const pure = (batchSize * 1000) / pureMs;
+  const withLoader = (batchSize * 1000) / loaderMs;
+  results[name] = {
+    pure: Number(pure.toFixed(2)),
+    loader: Number(withLoader.toFixed(2)),
+    ratio: Number((withLoader / pure).toFixed(3)),
+    waitMs: Number(((loader.stats().waitMs - wait0) / steps).toFixed(1)),
+    stepMs: Number(pureMs.toFixed(0)),
+  };
+  console.log(
+    `${name.padEnd(6)} pure step ${pure.toFixed(1)} samples/s (${pureMs.toFixed(0)} ms/step), ` +
+      `with loader ${withLoader.toFixed(1)} samples/s, ratio ${(withLoader / pure).toFixed(3)}, ` +
+      `waiting for batches ${results[name]!.waitMs} ms/step`,
+  );
+}
+const worst = Math.min(...Object.values(results).map((r) => r.ratio));
+console.log(
+  JSON.stringify({
+    bench: 'train-throughput',
+    speedup: worst,
+    target: 0.9,
+    batch: batchSize,
+    steps,
+    backend: backend().name,
+    threads: backend().threads,
+    peakRssMB: Math.round(peakRssMB()),
+    models: results,
+  }),
+);
