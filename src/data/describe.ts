@@ -125,6 +125,8 @@ export function readResults(file: string, kind: DescKind): Map<string, ResultLin
       throw new UserError(`${file} line ${i + 1}: not a describer result`);
     }
     if (r.kind === kind && r.ok) done.set(r.id, r);
+    // A complete last line without its newline: add it, so the next append starts a new line.
+    if (i === lines.length - 1) appendFileSync(file, '\n');
   }
   return done;
 }

@@ -187,3 +187,18 @@ test('malformed answers and 429s along the way still end with every record descr
     await s.cleanup();
   }
 });
+
+test('results file: a complete last line without newline is kept and terminated; a bad middle line is named', () => {
+  const t = tempDir('nanovlm-results-');
+  try {
+    const file = path.join(t.dir, 'r.jsonl');
+    const line = { id: 'a', kind: 'short', text: 'x', ok: true };
+    writeFileSync(file, JSON.stringify(line));
+    assert.deepEqual([...readResults(file, 'short').keys()], ['a']);
+    assert.equal(readFileSync(file, 'utf8'), JSON.stringify(line) + '\n');
+    writeFileSync(file, `${JSON.stringify(line)}\n{oops\n${JSON.stringify({ ...line, id: 'b' })}\n`);
+    assert.throws(() => readResults(file, 'short'), /r.jsonl line 2: invalid JSON/);
+  } finally {
+    t.cleanup();
+  }
+});
