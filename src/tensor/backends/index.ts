@@ -15,7 +15,7 @@ export function nativeBackend(): Backend | null {
       nativeCache = null;
     }
   }
-  return nativeCache;
+  return nativeCache ?? null;
 }
 export let nativeLoadError = '';
 
