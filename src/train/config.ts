@@ -32,8 +32,14 @@ export interface TrainConfig {
   minutes: number;
   /** Samples per micro-batch. */
   batchSize: number;
-  /** Micro-batches per optimizer step. */
+  /** Batches per optimizer step (gradient accumulation). */
   gradAccum: number;
+  /**
+   * Rows per forward/backward pass when smaller than the batch (0 = the whole batch): the batch is cut
+   * into pieces whose gradients add up to the whole batch's, so the effective batch and data order stay
+   * the same while activation memory shrinks.
+   */
+  microBatch: number;
   lr: number;
   /** Floor of the cosine decay. */
   minLr: number;
@@ -77,6 +83,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   minutes: 0,
   batchSize: 32,
   gradAccum: 1,
+  microBatch: 0,
   lr: 1e-3,
   minLr: 1e-4,
   warmupSteps: 100,

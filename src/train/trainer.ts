@@ -397,12 +397,16 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       let stepLoss = 0;
       for (let micro = 0; micro < tc.gradAccum; micro++) {
         const batch = await trainLoader.next();
-        const loss = batchLoss(model, batch);
-        const value = loss.item();
-        // Each micro-batch contributes 1/accum of the step's gradient.
-        if (tc.gradAccum > 1) backward(loss, new Float32Array([1 / tc.gradAccum]));
-        else loss.backward();
-        stepLoss += value / tc.gradAccum;
+        const tokens = Math.max(1, targetTokens(batch));
+        for (const piece of splitBatch(batch, tc.microBatch)) {
+          // Each piece contributes its share of the batch's target tokens, each batch 1/accum of the step.
+          const weight = targetTokens(piece) / tokens / tc.gradAccum;
+          const loss = batchLoss(model, piece);
+          const value = loss.item();
+          if (weight === 1) loss.backward();
+          else backward(loss, new Float32Array([weight]));
+          stepLoss += value * weight;
+        }
         samplesSeen += batch.size;
         winSamples += batch.size;
       }
@@ -554,6 +558,27 @@ export function fitStepsToBudget(done: number, stepMs: number, remainingMs: numb
   const perStep = stepMs + (tc.evalEvery > 0 ? evalMs / tc.evalEvery : 0);
   const reserve = 0.03 * remainingMs + evalMs; // checkpoints, final validation, slack
   return done + Math.max(1, Math.floor((remainingMs - reserve) / perStep));
+}
+
+/** Cuts a batch into pieces of at most `rows` rows (views, no copies); the whole batch when rows is 0. */
+export function splitBatch(batch: Batch, rows: number): Batch[] {
+  if (rows <= 0 || rows >= batch.size) return [batch];
+  const plane = batch.images.length / batch.size;
+  const pieces: Batch[] = [];
+  for (let start = 0; start < batch.size; start += rows) {
+    const end = Math.min(batch.size, start + rows);
+    pieces.push({
+      ...batch,
+      images: batch.images.subarray(start * plane, end * plane),
+      ids: batch.ids.subarray(start * batch.L, end * batch.L),
+      lengths: batch.lengths.slice(start, end),
+      size: end - start,
+      records: batch.records.slice(start, end),
+      fields: batch.fields.slice(start, end),
+      position: batch.position + start,
+    });
+  }
+  return pieces;
 }
 
 function targetTokens(batch: Batch): number {
