@@ -9,7 +9,7 @@ import { metric, samplePng, saveTinyModel, serveTiny, type TinyModel } from './f
 
 let model: TinyModel;
 let server: RunningServer;
-let png: Buffer;
+let png: Buffer<ArrayBuffer>;
 const BODY_LIMIT = 256 * 1024;
 
 before(async () => {
@@ -55,7 +55,7 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([len, body, crc]);
 }
 /** A valid PNG header declaring 60000×60000 pixels (10.8 GB decoded) with almost no data behind it. */
-function bombPng(): Buffer {
+function bombPng(): Buffer<ArrayBuffer> {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(60000, 0);
   ihdr.writeUInt32BE(60000, 4);
@@ -65,7 +65,7 @@ function bombPng(): Buffer {
     chunk('IHDR', ihdr),
     chunk('IDAT', deflateSync(Buffer.alloc(60001 * 3 * 4))),
     chunk('IEND', Buffer.alloc(0)),
-  ]);
+  ]) as Buffer<ArrayBuffer>;
 }
 
 test('not an image, truncated PNG and JPEG, empty body', async () => {
@@ -75,7 +75,7 @@ test('not an image, truncated PNG and JPEG, empty body', async () => {
     400,
     /^image: cannot decode image/,
   );
-  const jpeg = await sharp(png).resize(128, 96).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = Buffer.from(await sharp(png).resize(128, 96).jpeg({ quality: 90 }).toBuffer());
   await expectError(
     await raw(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), 'image/jpeg'),
     400,

@@ -5,7 +5,7 @@ import { metric, samplePng, saveTinyModel, serveTiny, type TinyModel } from './f
 
 let model: TinyModel;
 let server: RunningServer;
-let png: Buffer;
+let png: Buffer<ArrayBuffer>;
 
 before(async () => {
   model = await saveTinyModel();

@@ -9,7 +9,7 @@ import { metric, samplePng, saveTinyModel, serveTiny, type TinyModel } from './f
 let quick: TinyModel;
 /** Room for 1024 tokens, so a greedy generation runs long enough to be interrupted. */
 let long: TinyModel;
-let png: Buffer;
+let png: Buffer<ArrayBuffer>;
 const LONG = 1024;
 
 before(async () => {
