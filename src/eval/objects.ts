@@ -92,6 +92,11 @@ const FUNCTION_WORDS = new Set(
   ).split(' '),
 );
 
+/** Words before "orange" that make it a colour ("turns orange", "is orange", "red and orange"). */
+const COLOUR_CONTEXT = new Set(
+  'is are was were turns turn turned looks look glows glow bright very so all and or of'.split(' '),
+);
+
 type Token = { word: string | null; at: number };
 
 /** Lower-case words; punctuation becomes a boundary token (word: null) so number look-back stops there. */
@@ -142,7 +147,13 @@ export class ObjectMatcher {
       if (!hit) continue;
       const next = tokens[i + hit.words.length];
       // Colour/verb readings of object words: "orange" before a noun is a colour, "the sun rose" a verb.
-      if (hit.name === 'orange' && !hit.plural && next?.word && !FUNCTION_WORDS.has(next.word)) continue;
+      const prev = i > 0 ? tokens[i - 1]!.word : null;
+      if (hit.name === 'orange' && !hit.plural) {
+        if (next?.word && !FUNCTION_WORDS.has(next.word)) continue; // "an orange cat"
+        if (prev && COLOUR_CONTEXT.has(prev)) continue; // "the sky turns orange", "red and orange"
+      }
+      // "time for bed", "go to bed": the idiom, not a bed in the picture.
+      if (hit.name === 'bed' && !hit.plural && (prev === 'for' || prev === 'to')) continue;
       if (
         hit.name === 'rose' &&
         !hit.plural &&
@@ -161,18 +172,25 @@ export class ObjectMatcher {
 
   /** The number before a mention (up to 3 words back, not across punctuation or another thing). */
   private statedCount(tokens: Token[], i: number, plural: boolean, name: string): number | null {
+    const obj = this.objects.find((o) => o.name === name)!;
+    // "scissors", "glasses": one form for one and many, and "a pair of" is one of them.
+    const pairNoun = obj.plural === obj.name && obj.name.endsWith('s');
     for (let j = i - 1; j >= Math.max(0, i - 4); j--) {
       const w = tokens[j]!.word;
       if (!w || this.matchAt(tokens, j)) break;
+      if (w === 'pairs') {
+        const n = j > 0 ? NUMBER_WORDS[tokens[j - 1]!.word ?? ''] : undefined;
+        return n === undefined || n === 1 ? null : pairNoun ? n : 2 * n;
+      }
       const n = NUMBER_WORDS[w];
       if (n !== undefined) {
+        if (w === 'pair' && pairNoun) return 1;
         // "a pair of", "a few", "a lot of": only trust "a"/"an" next to a singular noun
         if (n === 1 && plural) break;
         return n;
       }
       if (w === 'many' || w === 'some' || w === 'few' || w === 'several') return null;
     }
-    const obj = this.objects.find((o) => o.name === name)!;
     if (obj.plural === obj.name) return null; // "sheep", "fish": number not implied by the form
     return plural ? null : 1;
   }

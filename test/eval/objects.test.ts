@@ -24,6 +24,8 @@ const OBJECTS: KnownObject[] = [
   { name: 'tree', plural: 'trees' },
   { name: 'pine tree', plural: 'pine trees' },
   { name: 'sun', plural: 'suns' },
+  { name: 'scissors', plural: 'scissors' },
+  { name: 'bed', plural: 'beds' },
 ];
 const matcher = new ObjectMatcher(OBJECTS);
 const names = (text: string) => matcher.mentions(text).map((m) => `${m.name}:${m.count}`);
@@ -39,6 +41,14 @@ test('mentions: names, plurals, longest multi-word names, stated counts', () => 
   assert.deepEqual(names('Two cats, dogs too'), ['cat:2', 'dog:null']);
   // "a" before a plural is not a count ("a few dogs")
   assert.deepEqual(names('a few dogs'), ['dog:null']);
+  // "a pair of scissors" is one thing; "two pairs of scissors" two; "a pair of dogs" two dogs
+  assert.deepEqual(names('A pair of scissors. Two pairs of scissors. A pair of dogs.'), [
+    'scissors:1',
+    'scissors:2',
+    'dog:2',
+  ]);
+  // idioms that are not things in the picture
+  assert.deepEqual(names('Soon it is time for bed. Two beds and a bed.'), ['bed:2', 'bed:1']);
   // words inside other words are not matches
   assert.deepEqual(names('The sunny day has a catapult.'), []);
 });
@@ -47,6 +57,10 @@ test('mentions: "orange" as a colour is not the fruit', () => {
   assert.deepEqual(names('An orange cat naps.'), ['cat:1']);
   assert.deepEqual(names('An orange rolls away. Two oranges.'), ['orange:1', 'orange:2']);
   assert.deepEqual(names('I see an orange.'), ['orange:1']);
+  assert.deepEqual(names('The sky turns orange. It is red and orange, with an orange, a ball.'), [
+    'orange:1',
+    'ball:1',
+  ]);
 });
 
 test('scoreDescription: recall, precision and counts against the picture', () => {
@@ -103,4 +117,23 @@ test('loadKnownObjects: reads the list and names the file on errors', () => {
   writeFileSync(bad, '{"objects": [{"plural": "x"}]}');
   assert.throws(() => loadKnownObjects(bad), /bad\.json: objects\[0\] has no "name"/);
   assert.throws(() => loadKnownObjects(path.join(dir, 'missing.json')), /missing\.json: cannot read/);
+});
+
+test('the built-in scenes: their own descriptions name every thing, and almost nothing else', async () => {
+  const { sceneRecord } = await import('../../src/data/scenes/index.ts');
+  const m = new ObjectMatcher(loadKnownObjects());
+  assert.ok(m.objects.length >= 100);
+  for (const field of ['short', 'long'] as const) {
+    const scores = Array.from({ length: 1500 }, (_, i) => {
+      const { record } = sceneRecord(1, i);
+      return scoreDescription(record[field], presentFromMeta(record.meta), m);
+    });
+    const t = totalScores(scores);
+    assert.equal(t.recall, 1, `${field}: recall ${t.recall}`);
+    assert.ok(t.precision >= 0.98, `${field}: precision ${t.precision}`);
+    assert.ok(
+      t.countAccuracy >= 0.98 && t.countJudged > 0.9 * t.present,
+      `${field}: counts ${JSON.stringify(t)}`,
+    );
+  }
 });
