@@ -1,0 +1,172 @@
+/**
+ * The built-in scenes: the offline default data set. `generateScenes` writes a dataset folder
+ * (`manifest.jsonl` + `images/000001.png` ...) of composed 224×224 pictures with five adult captions, a
+ * ShortDesc and a LongDesc each, rendering on worker threads; the same seed gives the same bytes.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../../util/errors.ts';
+import { writeDirAtomic } from '../../util/fs.ts';
+import { THINGS } from './catalog.ts';
+import { measureTexts as measure, type TextRecord, type TextStats } from './measure.ts';
+import { renderRange } from './range.ts';
+import { SPLIT_BLOCK, sceneRecord } from './record.ts';
+import type { WorkerJob, WorkerReply } from './worker.ts';
+
+export { sceneRecord, splitOf, type SceneRecord, type SceneMeta } from './record.ts';
+export { sceneAt } from './layout.ts';
+export { renderScenePng } from './render.ts';
+export { describeScene } from './text/index.ts';
+export { LENGTH_RULES, meetsLengthRule, isFamiliarWord, type TextStats } from './measure.ts';
+
+export interface GenerateOptions {
+  /** Dataset folder to write; must not exist yet or be empty, unless `overwrite`. */
+  out: string;
+  count: number;
+  seed?: number;
+  /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
+  workers?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Replace an existing non-empty folder (it is swapped out only when the new one is complete). */
+  overwrite?: boolean;
+}
+
+export const MAX_SCENES = 999_999;
+
+function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
+  if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_SCENES) {
+    throw new UserError(`scenes: count must be a whole number from 1 to ${MAX_SCENES}, got ${o.count}`);
+  }
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new UserError(`scenes: seed must be a whole number from 0 to 4294967295, got ${seed}`);
+  }
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const workers = o.workers ?? Math.max(1, Math.min(cores, Math.ceil(o.count / 200)));
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    throw new UserError(`scenes: workers must be a whole number from 0 to 64, got ${o.workers}`);
+  }
+  if (!o.out) throw new UserError('scenes: an output folder is required');
+  if (existsSync(o.out)) {
+    if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
+    if (readdirSync(o.out).length > 0 && !o.overwrite) {
+      throw new UserError(`${o.out}: folder exists and is not empty; choose a new folder or allow overwriting it`);
+    }
+  }
+  return { seed, workers };
+}
+
+/** Writes `count` scenes into the dataset folder `out`. Prints nothing; progress goes to `onProgress`. */
+export async function generateScenes(opts: GenerateOptions): Promise<{ count: number; seconds: number }> {
+  const { seed, workers } = checkOptions(opts);
+  const t0 = performance.now();
+  const total = opts.count;
+  await writeDirAtomic(path.resolve(opts.out), async (dir) => {
+    await mkdir(path.join(dir, 'images'), { recursive: true });
+    const manifest = openSync(path.join(dir, 'manifest.jsonl'), 'w');
+    try {
+      // Chunks arrive in any order; the manifest is written in id order.
+      const pending = new Map<number, string[]>();
+      let next = 0;
+      const accept = (start: number, lines: string[]) => {
+        pending.set(start, lines);
+        while (pending.has(next)) {
+          const ready = pending.get(next)!;
+          pending.delete(next);
+          if (ready.length) writeSync(manifest, ready.join('\n') + '\n');
+          next += ready.length;
+        }
+        opts.onProgress?.(next, total);
+      };
+      const chunk = Math.max(10, Math.min(200, Math.ceil(total / Math.max(1, workers * 8))));
+      const jobs: WorkerJob[] = [];
+      for (let s = 0; s < total; s += chunk) jobs.push({ start: s, end: Math.min(total, s + chunk) });
+      if (workers === 0) {
+        for (const job of jobs) accept(job.start, await renderRange(seed, dir, job.start, job.end));
+      } else {
+        await runWorkers(Math.min(workers, jobs.length), seed, dir, jobs, accept);
+      }
+      if (next !== total) throw new Error(`scenes: internal error, wrote ${next} of ${total} records`);
+      fsyncSync(manifest);
+    } finally {
+      closeSync(manifest);
+    }
+    const info = {
+      source: 'nanovlm built-in scenes',
+      seed,
+      count: total,
+      splits: { train: 0.88, val: 0.1, test: 0.02, block: SPLIT_BLOCK },
+      artwork: '@iconify-json/fluent-emoji-flat (MIT)',
+    };
+    await writeFile(path.join(dir, 'info.json'), JSON.stringify(info, null, 2) + '\n');
+  });
+  return { count: total, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Workers run the TypeScript sources through tsx's loader, registered inside the worker itself: this works
+ * however the main thread was started (`tsx`, `node --import tsx`, or bin/nanovlm.js's register()).
+ * `--import tsx` in the worker's execArgv does not: on Node 20 the worker loads its module before tsx's hooks.
+ */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })
+  .catch((e) => { throw e; });`;
+
+function runWorkers(
+  n: number,
+  seed: number,
+  dir: string,
+  jobs: WorkerJob[],
+  accept: (start: number, lines: string[]) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const queue = jobs.slice();
+    const pool: Worker[] = [];
+    let running = n;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      for (const w of pool) void w.terminate();
+      reject(err);
+    };
+    for (let k = 0; k < n; k++) {
+      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, dir } });
+      pool.push(worker);
+      const feed = () => worker.postMessage(queue.shift() ?? null);
+      worker.on('message', (reply: WorkerReply) => {
+        if ('error' in reply) return fail(new Error(`scenes worker failed: ${reply.error}`));
+        accept(reply.start, reply.lines);
+        feed();
+      });
+      worker.on('error', (e) => fail(e));
+      worker.on('exit', (code) => {
+        if (failed) return;
+        if (code !== 0) return fail(new Error(`scenes worker exited with code ${code}`));
+        if (--running === 0) resolve();
+      });
+      feed();
+    }
+  });
+}
+
+/** The texts of scenes 0..count-1 without drawing them (fast: for statistics). */
+export function sceneTexts(seed: number, count: number, start = 0): TextRecord[] {
+  const out: TextRecord[] = [];
+  for (let i = start; i < start + count; i++) {
+    const { record } = sceneRecord(seed, i);
+    out.push({ captions: record.captions, short: record.short, long: record.long });
+  }
+  return out;
+}
+
+/** Text statistics (distinct share, top opening, length-rule pass rate, simple-word share) for records. */
+export function measureTexts(records: readonly TextRecord[]): TextStats {
+  return measure(
+    records,
+    THINGS.flatMap((t) => [t.name, t.plural]),
+  );
+}

@@ -1,0 +1,68 @@
+/** The scene graph: what a built-in picture shows. Text and rendering both read only this. */
+
+export const BACKGROUNDS = [
+  'grass',
+  'sky',
+  'beach',
+  'sea',
+  'snow',
+  'room',
+  'kitchen',
+  'street',
+  'desert',
+  'space',
+] as const;
+export type BackgroundId = (typeof BACKGROUNDS)[number];
+
+export type TimeOfDay = 'day' | 'evening' | 'night';
+export type Weather = 'clear' | 'cloudy' | 'rainy' | 'snowy';
+/** Where in the picture a thing sits: on the ground/floor/table, up in the sky, in the water, floating indoors, in space. */
+export type Zone = 'ground' | 'sky' | 'water' | 'air' | 'space';
+/** Horizontal place of a group; `across` when its members spread over more than one third. */
+export type HPos = 'left' | 'middle' | 'right' | 'across';
+export type VPos = 'top' | 'middle' | 'bottom';
+export type Depth = 'near' | 'middle' | 'far';
+export type SizeWord = 'big' | 'medium' | 'small';
+
+/** One drawn copy of a thing: centre and side length in pixels of the 224×224 picture. */
+export interface Item {
+  x: number;
+  y: number;
+  size: number;
+  flip: boolean;
+  /** 0 = as close as it gets, 1 = as far as it gets (ground zones); paint order is far to near. */
+  depth: number;
+}
+
+/** One kind of thing in the picture and all its copies. */
+export interface Group {
+  name: string;
+  kind: string;
+  icon: string;
+  count: number;
+  /** A colour word true to the artwork, or null when the thing has many colours. */
+  colour: string | null;
+  /** Hue the artwork was tinted to (a colour word), or null when drawn as is. */
+  tint: string | null;
+  zone: Zone;
+  h: HPos;
+  v: VPos;
+  depth: Depth;
+  size: SizeWord;
+  items: Item[];
+}
+
+export interface Scene {
+  seed: number;
+  index: number;
+  background: BackgroundId;
+  time: TimeOfDay;
+  weather: Weather;
+  /** y (pixels) where ground/water starts below the sky; 0 when the whole picture is one zone. */
+  horizon: number;
+  /** y (pixels) where a beach's water gives way to sand; 0 elsewhere. */
+  shore: number;
+  /** Decoration drawn but not counted as a thing: grey weather clouds, tiny dot stars. */
+  decor: { clouds: number; dotStars: boolean };
+  groups: Group[];
+}
