@@ -95,11 +95,12 @@ export async function scoreTestSplit(
     limit = 0,
     field = 'short',
     quiet = false,
-  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean } = {},
+    split = 'test',
+  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean; split?: 'test' | 'val' } = {},
 ): Promise<{ totals: ObjectTotals; predictions: ScoredPrediction[] }> {
   const { model, tokenizer } = await loadModelFolder(modelDir);
-  let records: DatasetRecord[] = dataset.records.filter((r) => r.split === 'test' && r.meta);
-  if (!records.length) throw new UserError(`${dataset.dir}: no test pictures with scene meta to score`);
+  let records: DatasetRecord[] = dataset.records.filter((r) => r.split === split && r.meta);
+  if (!records.length) throw new UserError(`${dataset.dir}: no ${split} pictures with scene meta to score`);
   if (limit > 0) records = records.slice(0, limit);
   const matcher = new ObjectMatcher(loadKnownObjects());
   const progress = new Progress({ total: records.length, label: 'describe', unit: 'img', quiet });
@@ -232,17 +233,21 @@ export async function run(argv: string[]): Promise<number> {
       trainNote = 'reused a finished run';
     }
   }
-  if (summary && !o.json) printSummary(summary, (l) => console.error(l));
+  const again = `nanovlm main${o.name === 'main' ? '' : ` --name ${o.name}`} (continues this run)`;
+  if (summary && !o.json) printSummary(summary, (l) => console.error(l), again);
   if (summary?.stoppedBy === 'signal') return 130;
 
   // 4. evaluation on the test split
   const modelDir = bestCheckpoint(runDir) ?? resolveCheckpoint(runDir);
-  say(`evaluating ${modelDir} on the test split`);
+  // A small --count can leave the test split (2% of scenes) empty: the val split stands in, said so.
+  const split = dataset.records.some((r) => r.split === 'test') ? 'test' : 'val';
+  say(`evaluating ${modelDir} on the ${split} split`);
   const st = readTrainerState<TrainerState>(modelDir);
   const { totals, predictions } = await scoreTestSplit(modelDir, dataset, {
     limit: o.evalCount,
     field: o.text === 'long' ? 'long' : 'short',
     quiet: o.json,
+    split,
   });
   await writeFileAtomic(
     path.join(runDir, 'test_predictions.jsonl'),
@@ -261,6 +266,7 @@ export async function run(argv: string[]): Promise<number> {
     peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
     samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
     test: {
+      split,
       images: totals.images,
       objectRecall: Number(totals.recall.toFixed(4)),
       objectPrecision: Number(totals.precision.toFixed(4)),
@@ -275,7 +281,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   console.log('');
-  console.log(`Descriptions of held-out test pictures (${path.join(o.data, 'images')}), greedy:`);
+  console.log(`Descriptions of held-out ${split} pictures (${path.join(o.data, 'images')}), greedy:`);
   for (const p of predictions.slice(0, o.show)) {
     const there = Object.entries(p.present)
       .map(([n, c]) => `${c} ${n}`)

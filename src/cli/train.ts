@@ -68,7 +68,11 @@ function optionOverrides(o: Record<string, unknown>): [string, string][] {
   return keys.filter(([opt]) => o[opt] !== undefined).map(([opt, key]) => [key, String(o[opt])]);
 }
 
-export function printSummary(s: TrainSummary, write: (line: string) => void = console.log): void {
+export function printSummary(
+  s: TrainSummary,
+  write: (line: string) => void = console.log,
+  resumeHint = `nanovlm train --resume ${s.runDir}`,
+): void {
   const f = (x: number | null, d = 4) => (x === null ? '-' : x.toFixed(d));
   write('');
   write(`run            ${s.runDir}`);
@@ -92,7 +96,7 @@ export function printSummary(s: TrainSummary, write: (line: string) => void = co
   }
   if (s.stoppedBy === 'signal' || s.stoppedBy === 'time') {
     write('');
-    write(`resume with: nanovlm train --resume ${s.runDir}`);
+    write(`resume with: ${resumeHint}`);
   }
 }
 

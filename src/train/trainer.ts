@@ -380,6 +380,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   let loopStart = performance.now();
   let stepMsEstimate = 0;
   const calibrateAt = Math.max(5, Math.min(tc.warmupSteps, 30));
+  let fit: { step: number; time: number; check: number } | null = null;
   model.train();
   try {
     while (step < totalSteps) {
@@ -432,16 +433,30 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       }
       opts.hooks?.onStep?.({ step, loss: stepLoss, lr, gradNorm });
 
-      // Fit the schedule to the time budget once the warm-up steps have been timed (before the cosine starts).
+      // Fit the schedule to the time budget once the warm-up steps have been timed (before the cosine
+      // starts), and check the fit once halfway, against wall time that now includes validations.
       const sinceStart = step - startStep;
       if (sinceStart === 3) loopStart = performance.now();
       if (sinceStart > 3) stepMsEstimate = (performance.now() - loopStart) / (sinceStart - 3);
       if (timeFitted && sinceStart === calibrateAt) {
         totalSteps = fitStepsToBudget(step, stepMsEstimate, budgetMs - (performance.now() - t0), tc);
+        fit = { step, time: performance.now(), check: Math.floor((step + totalSteps) / 2) };
         progressOpts.total = totalSteps - startStep; // Progress reads its options object live
         say(
           `time budget ${tc.minutes} min: ${stepMsEstimate.toFixed(0)} ms/step → schedule of ${totalSteps} steps`,
         );
+      } else if (fit && step === fit.check) {
+        const wallMs = (performance.now() - fit.time) / (step - fit.step);
+        const remaining = budgetMs - (performance.now() - t0);
+        const refit = step + Math.max(1, Math.floor((remaining * 0.98 - wallMs * 3) / wallMs));
+        if (Math.abs(refit - totalSteps) > 0.03 * totalSteps) {
+          say(
+            `time budget: ${wallMs.toFixed(0)} ms/step so far → schedule of ${refit} steps (was ${totalSteps})`,
+          );
+          totalSteps = refit;
+          progressOpts.total = totalSteps - startStep;
+        }
+        fit = null;
       }
 
       if (step % tc.logEvery === 0 || step === totalSteps) {
