@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
 import { startServer, SERVE_DEFAULTS } from '../serve/index.ts';
@@ -54,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
   if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
 
+  // Uploads are never the same picture twice: libvips' operation cache would only hold memory.
+  sharp.cache(false);
   const vlm = await loadModel(o.model);
   let running;
   try {

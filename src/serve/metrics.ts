@@ -123,6 +123,16 @@ export class Metrics {
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the server process.', [
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
     ]);
+    const mem = process.memoryUsage();
+    metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use.', [
+      `nodejs_heap_size_used_bytes ${mem.heapUsed}`,
+    ]);
+    metric('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap reserved.', [
+      `nodejs_heap_size_total_bytes ${mem.heapTotal}`,
+    ]);
+    metric('nodejs_external_memory_bytes', 'gauge', 'Memory held outside the V8 heap (buffers).', [
+      `nodejs_external_memory_bytes ${mem.external}`,
+    ]);
     metric('process_uptime_seconds', 'gauge', 'Seconds since the server started.', [
       `process_uptime_seconds ${round((Date.now() - this.started) / 1000)}`,
     ]);
