@@ -1,7 +1,8 @@
 /* Multi-head scaled dot-product attention. Each (batch, head) is an independent task run by one thread;
- * inside a task the products go through the GEMM micro-kernels, a block of query rows at a time so a
- * causal mask skips the keys no query of the block can see. The backward finds, per block, the last key
- * with a non-zero probability, which covers causal and padding masks without being told about them. */
+ * inside a task the products go through the GEMM micro-kernels with K, V (and Q, dO in the backward)
+ * packed once, a block of query rows at a time, so a causal mask skips the keys no query of the block
+ * can see. The backward finds, per block, the last key with a non-zero probability, which covers causal
+ * and padding masks without being told about them. */
 #include "common.h"
 
 #define QBLOCK 24 /* query rows per block: two AVX-512 tiles */
@@ -16,6 +17,42 @@ typedef struct {
   int per_head; /* backward with batches sharing k/v rows: one task per head, batches in order */
 } attn_ctx;
 
+/* p[0:vis) = softmax over the keys the mask lets through, 0 elsewhere up to tk; all zeros when no key
+ * is visible. Hidden keys become -inf, whose exp is 0, so the loops stay branch-free. */
+NV_CLONES static void softmax_row(float *p, long vis, long tk, const uint8_t *mask) {
+  long seen = vis;
+  if (mask) {
+    seen = 0;
+    for (long j = 0; j < vis; j++) {
+      seen += mask[j] != 0;
+      p[j] = mask[j] ? p[j] : -INFINITY;
+    }
+  }
+  if (seen == 0) vis = 0;
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (long j = 0; j < vis; j++) mx = p[j] > mx ? p[j] : mx;
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (long j = 0; j < vis; j++) {
+    float e = nv_expf(p[j] - mx);
+    p[j] = e;
+    s += e;
+  }
+  float inv = 1.0f / s;
+  for (long j = 0; j < vis; j++) p[j] *= inv;
+  for (long j = vis; j < tk; j++) p[j] = 0.0f;
+}
+
+/* g = p (g - <g, p>) on [0, lim), zero on [lim, tk): the softmax backward of one row. */
+NV_CLONES static void softmax_grad_row(float *g, const float *p, long lim, long tk) {
+  float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+  for (long j = 0; j < lim; j++) dot += g[j] * p[j];
+  for (long j = 0; j < lim; j++) g[j] = p[j] * (g[j] - dot);
+  for (long j = lim; j < tk; j++) g[j] = 0.0f;
+}
+
 static void forward_task(const attn_ctx *c, long b, long h) {
   const nv_attn_dims *d = &c->d;
   const long tq = d->tq, tk = d->tk, hd = d->hd, qs = d->q_stride, kvs = d->kv_stride, os = d->out_stride;
@@ -26,39 +63,25 @@ static void forward_task(const attn_ctx *c, long b, long h) {
   float *P = c->probs + (b * d->heads + h) * tq * tk;
   const uint8_t *mask = c->mask ? c->mask + b * tk : NULL;
   const long offset = tk - tq; /* causal: query t sees keys j <= t + offset */
+  /* Kᵀ and V are packed once and reused by every block of queries. */
+  long nkt = nv_packb_floats(hd, tk), nv = nv_packb_floats(tk, hd);
+  float *kt = nv_scratch(NV_SCRATCH_WORK, (size_t)(nkt + nv) * sizeof(float)), *vp = kt + nkt;
+  nv_packb(1, hd, tk, k, kvs, kt);
+  nv_packb(0, tk, hd, v, kvs, vp);
   for (long t0 = 0; t0 < tq; t0 += QBLOCK) {
     long t1 = NV_MIN(tq, t0 + QBLOCK), rows = t1 - t0;
     long lim = c->causal ? NV_MAX(0L, NV_MIN(tk, t1 + offset)) : tk;
-    if (lim > 0) nv_sgemm(0, 1, rows, lim, hd, c->scale, q + t0 * qs, qs, k, kvs, 0.0f, P + t0 * tk, tk, 0);
-    for (long t = t0; t < t1; t++) {
-      float *p = P + t * tk;
-      long vis = c->causal ? NV_MAX(0L, NV_MIN(tk, t + offset + 1)) : tk;
-      float mx = -INFINITY;
-      long seen = 0;
-      for (long j = 0; j < vis; j++)
-        if (!mask || mask[j]) {
-          mx = p[j] > mx ? p[j] : mx;
-          seen++;
-        }
-      float s = 0.0f;
-      if (seen) {
-        for (long j = 0; j < vis; j++) {
-          float e = (!mask || mask[j]) ? nv_expf(p[j] - mx) : 0.0f;
-          p[j] = e;
-          s += e;
-        }
-        float inv = 1.0f / s;
-        for (long j = 0; j < vis; j++) p[j] *= inv;
-      } else {
-        vis = 0;
-      }
-      for (long j = vis; j < tk; j++) p[j] = 0.0f;
-    }
+    nv_sgemm_packb(0, rows, lim, 0, hd, c->scale, q + t0 * qs, qs, kt, hd, tk, 0.0f, P + t0 * tk, tk);
+    for (long t = t0; t < t1; t++)
+      softmax_row(P + t * tk, c->causal ? NV_MAX(0L, NV_MIN(tk, t + offset + 1)) : tk, tk, mask);
     /* out rows = P[t0:t1, 0:lim] · V[0:lim]; lim = 0 writes zeros */
-    nv_sgemm(0, 0, rows, hd, lim, 1.0f, P + t0 * tk, tk, v, kvs, 0.0f, out + t0 * os, os, 0);
+    nv_sgemm_packb(0, rows, hd, 0, lim, 1.0f, P + t0 * tk, tk, vp, tk, hd, 0.0f, out + t0 * os, os);
   }
 }
 
+/* Per (b, h): one pass over blocks of queries computes dS = P (dP - <dP, P>) with dP = dO Vᵀ, and
+ * dQ += s dS K; a second pass over blocks of keys computes dK += s dSᵀ Q and dV += Pᵀ dO, starting at
+ * the first query block that sees the keys. */
 static void backward_task(const attn_ctx *c, long b, long h) {
   const nv_attn_dims *d = &c->d;
   const long tq = d->tq, tk = d->tk, hd = d->hd, qs = d->q_stride, kvs = d->kv_stride, os = d->out_stride;
@@ -70,29 +93,38 @@ static void backward_task(const attn_ctx *c, long b, long h) {
   float *dq = c->dq + b * tq * qs + h * hd;
   float *dk = c->dk + b * d->kv_batch_stride + h * hd;
   float *dv = c->dv + b * d->kv_batch_stride + h * hd;
-  float *dp = nv_scratch(NV_SCRATCH_WORK, (size_t)QBLOCK * tk * sizeof(float));
-  for (long t0 = 0; t0 < tq; t0 += QBLOCK) {
-    long t1 = NV_MIN(tq, t0 + QBLOCK), rows = t1 - t0;
-    long lim = 0;
+  const long nblocks = (tq + QBLOCK - 1) / QBLOCK;
+  long n_vt = nv_packb_floats(hd, tk), n_k = nv_packb_floats(tk, hd), n_q = nv_packb_floats(tq, hd);
+  float *vt = nv_scratch(NV_SCRATCH_WORK, (size_t)(n_vt + n_k + 2 * n_q + tq * tk + nblocks) * sizeof(float));
+  float *kp = vt + n_vt, *qp = kp + n_k, *dop = qp + n_q, *dS = dop + n_q;
+  long *lims = nv_scratch(NV_SCRATCH_WORK2, (size_t)nblocks * sizeof(long));
+  nv_packb(1, hd, tk, v, kvs, vt);
+  nv_packb(0, tk, hd, k, kvs, kp);
+  nv_packb(0, tq, hd, q, qs, qp);
+  nv_packb(0, tq, hd, dout, os, dop);
+  for (long blk = 0; blk < nblocks; blk++) {
+    long t0 = blk * QBLOCK, t1 = NV_MIN(tq, t0 + QBLOCK), rows = t1 - t0;
+    long lim = 0; /* keys past the last non-zero probability of the block get no gradient */
     for (long t = t0; t < t1; t++)
       for (long j = tk - 1; j >= lim; j--)
         if (P[t * tk + j] != 0.0f) {
           lim = j + 1;
           break;
         }
-    if (lim == 0) continue;
-    const float *Pb = P + t0 * tk, *dO = dout + t0 * os;
-    nv_sgemm(1, 0, lim, hd, rows, 1.0f, Pb, tk, dO, os, 1.0f, dv, kvs, 0);         /* dV += Pᵀ dO */
-    nv_sgemm(0, 1, rows, lim, hd, 1.0f, dO, os, v, kvs, 0.0f, dp, lim, 0);        /* dP = dO Vᵀ */
-    for (long r = 0; r < rows; r++) {                                              /* dS = P (dP - <dP,P>) */
-      const float *p = Pb + r * tk;
-      float *g = dp + r * lim;
-      float dot = 0.0f;
-      for (long j = 0; j < lim; j++) dot += g[j] * p[j];
-      for (long j = 0; j < lim; j++) g[j] = p[j] * (g[j] - dot);
-    }
-    nv_sgemm(0, 0, rows, hd, lim, c->scale, dp, lim, k, kvs, 1.0f, dq + t0 * qs, qs, 0);  /* dQ += s dS K */
-    nv_sgemm(1, 0, lim, hd, rows, c->scale, dp, lim, q + t0 * qs, qs, 1.0f, dk, kvs, 0);  /* dK += s dSᵀ Q */
+    lims[blk] = lim;
+    float *g = dS + t0 * tk;
+    nv_sgemm_packb(0, rows, lim, 0, hd, 1.0f, dout + t0 * os, os, vt, hd, tk, 0.0f, g, tk); /* dP = dO Vᵀ */
+    for (long r = 0; r < rows; r++) softmax_grad_row(g + r * tk, P + (t0 + r) * tk, lim, tk);
+    nv_sgemm_packb(0, rows, hd, 0, lim, c->scale, g, tk, kp, tk, hd, 1.0f, dq + t0 * qs, qs); /* dQ += s dS K */
+  }
+  for (long j0 = 0; j0 < tk; j0 += QBLOCK) {
+    long j1 = NV_MIN(tk, j0 + QBLOCK), blk = 0;
+    while (blk < nblocks && lims[blk] <= j0) blk++;
+    if (blk == nblocks) continue;
+    long tmin = blk * QBLOCK;
+    /* dK += s dSᵀ Q and dV += Pᵀ dO over queries tmin..tq */
+    nv_sgemm_packb(1, j1 - j0, hd, tmin, tq, c->scale, dS + tmin * tk + j0, tk, qp, tq, hd, 1.0f, dk + j0 * kvs, kvs);
+    nv_sgemm_packb(1, j1 - j0, hd, tmin, tq, 1.0f, P + tmin * tk + j0, tk, dop, tq, hd, 1.0f, dv + j0 * kvs, kvs);
   }
 }
 

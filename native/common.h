@@ -26,14 +26,17 @@ typedef void (*nv_range_fn)(void *ctx, long begin, long end);
 
 int nv_threads(void);
 void nv_set_threads(int n);
-/* Runs fn(ctx, tid, T) on T = min(nthreads, nv_threads()) threads; the caller is tid 0. A call made
- * from inside a running job (or while another JS thread uses the pool) runs serially with T = 1. */
+/* Runs fn(ctx, tid, T) on up to T = min(nthreads, nv_threads()) threads; the caller is tid 0 and always
+ * runs. Other threads join only if they arrive before the caller has finished, so fn must share out its
+ * work dynamically (a claim counter), never by tid. A call made from inside a running job (or while
+ * another JS thread uses the pool) runs serially with T = 1. */
 void nv_run(nv_job_fn fn, void *ctx, int nthreads);
-/* Waits until every thread of the current job arrives (no-op for a one-thread job). */
-void nv_barrier(void);
-/* Splits [0, n) into one contiguous chunk per thread (boundaries are multiples of `align`), using no
- * more threads than leave each at least `grain` items. Chunks never depend on timing. */
+/* Runs fn over [0, n) in contiguous chunks (boundaries are multiples of `align`) claimed by the pool's
+ * threads, with no chunk smaller than about `grain` items. Kernels write each output from one chunk
+ * only, so results never depend on the thread count or on timing. */
 void nv_parallel_for(long n, long grain, long align, nv_range_fn fn, void *ctx);
+/* One step of a spin-wait: pause, and yield the CPU after a while (the machine may be shared). */
+void nv_spin_pause(int *spins);
 
 /* ---- per-thread scratch, 64-byte aligned, grown (never shrunk) on demand ---- */
 enum { NV_SCRATCH_PACK_A, NV_SCRATCH_PACK_B, NV_SCRATCH_WORK, NV_SCRATCH_WORK2, NV_SCRATCH_SLOTS };
@@ -50,6 +53,14 @@ void nv_set_isa(int isa); /* clamped to what the CPU supports */
 /* ---- GEMM (gemm.c) ---- row-major, op(A) m×k, op(B) k×n, C m×n with leading dimensions. */
 void nv_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
               const float *B, long ldb, float beta, float *C, long ldc, int parallel);
+/* A whole op(B) (k×n) packed once and multiplied many times (attention reuses K and V per query block):
+ * nv_packb_floats gives the buffer size, nv_packb fills it, nv_sgemm_packb computes (serially)
+ *   C[m×n] = alpha op(A)[m×(k1-k0)] · Bpacked[k0:k1, 0:n] + beta C,   n <= N, 0 <= k0 <= k1 <= K,
+ * where (K, N) are the sizes the buffer was packed with. */
+long nv_packb_floats(long K, long N);
+void nv_packb(int transB, long K, long N, const float *B, long ldb, float *dst);
+void nv_sgemm_packb(int transA, long m, long n, long k0, long k1, float alpha, const float *A, long lda,
+                    const float *bp, long K, long N, float beta, float *C, long ldc);
 void nv_sgemm_batched(int transA, int transB, long m, long n, long k, float alpha, const float *A,
                       const float *B, float beta, float *C, long batch, long strideA, long strideB,
                       long strideC);

@@ -11,6 +11,7 @@
  * 6×16, or portable C 4×16. The kernel is picked at run time from the CPU's features. Threads split the
  * rows of C (sharing packed B) or, when that balances badly, the columns (each packs its own B); both keep
  * the same tile grid and k order, so results do not depend on the thread count. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "common.h"
@@ -179,8 +180,23 @@ void nv_set_isa(int isa) {
 
 /* ---------------------------------------------------------------- packing */
 
-/* dst[p*R + r] = src[p*ld + r] for r < rr, zero for rr <= r < R (p < kc). */
+/* dst[p*R + r] = src[p*ld + r] for r < rr, zero for rr <= r < R (p < kc). Full panels of the usual
+ * widths get constant-size copies (plain vector moves instead of a memcpy call per row). */
+static inline void copy_rows(float *restrict dst, const float *restrict src, long ld, const int R, long kc) {
+  for (long p = 0; p < kc; p++) memcpy(dst + p * R, src + p * ld, (size_t)R * sizeof(float));
+}
+
 NV_CLONES static void pack_n(float *restrict dst, const float *restrict src, long ld, int R, int rr, long kc) {
+  if (rr == R) {
+    switch (R) {
+      case 4: copy_rows(dst, src, ld, 4, kc); return;
+      case 6: copy_rows(dst, src, ld, 6, kc); return;
+      case 12: copy_rows(dst, src, ld, 12, kc); return;
+      case 16: copy_rows(dst, src, ld, 16, kc); return;
+      case 32: copy_rows(dst, src, ld, 32, kc); return;
+      default: break;
+    }
+  }
   for (long p = 0; p < kc; p++) {
     const float *s = src + p * ld;
     float *d = dst + p * R;
@@ -218,43 +234,15 @@ static void pack_t(float *restrict dst, const float *restrict src, long ld, int 
 
 /* ---------------------------------------------------------------- driver */
 
-typedef struct {
-  const arch_t *ar;
-  int ta, tb;
-  long m, n, k;
-  float alpha, beta;
-  const float *A;
-  long lda;
-  const float *B;
-  long ldb;
-  float *C;
-  long ldc;
-  float *bshared[2];
-  int split_n;
-} gemm_job;
-
-static void pack_a_block(const gemm_job *j, float *ap, long ic, long mc, long pc, long kc) {
-  int MR = j->ar->mr;
-  for (long ir = 0; ir < mc; ir += MR) {
-    int rr = (int)NV_MIN((long)MR, mc - ir);
-    if (!j->ta) pack_t(ap + ir * kc, j->A + (ic + ir) * j->lda + pc, j->lda, MR, rr, kc);
-    else pack_n(ap + ir * kc, j->A + pc * j->lda + ic + ir, j->lda, MR, rr, kc);
-  }
-}
-
-static void pack_b_panel(const gemm_job *j, float *bp, long col, long nr, long pc, long kc) {
-  int NR = j->ar->nr;
-  if (!j->tb) pack_n(bp, j->B + pc * j->ldb + col, j->ldb, NR, (int)nr, kc);
-  else pack_t(bp, j->B + col * j->ldb + pc, j->ldb, NR, (int)nr, kc);
-}
-
+/* C[mc×nc] (alpha, beta) = packed A block · packed B panels, one MR×NR tile at a time; edge tiles go
+ * through a local tile so the micro-kernel never reads or writes outside C. */
 static void macro_kernel(const arch_t *ar, long mc, long nc, long kc, const float *ap, const float *bp,
-                         float *c, long ldc, float alpha, float beta) {
+                         long bstride, float *c, long ldc, float alpha, float beta) {
   const int MR = ar->mr, NR = ar->nr;
   float tile[16 * 64] __attribute__((aligned(64)));
   for (long jr = 0; jr < nc; jr += NR) {
     long nr = NV_MIN((long)NR, nc - jr);
-    const float *b = bp + jr * kc;
+    const float *b = bp + jr / NR * bstride;
     for (long ir = 0; ir < mc; ir += MR) {
       long mr = NV_MIN((long)MR, mc - ir);
       float *cc = c + ir * ldc + jr;
@@ -272,54 +260,81 @@ static void macro_kernel(const arch_t *ar, long mc, long nc, long kc, const floa
   }
 }
 
-static void gemm_body(void *vjob, int tid, int T) {
-  const gemm_job *j = vjob;
+
+/* One multiplication. All of op(B) is packed first (panels of NR columns, one KC block of k after the
+ * other), then C is cut into units of ru row tiles × cu column panels. Threads claim pack units and then
+ * compute units from one counter, so a thread slowed by other processes simply does fewer. */
+typedef struct {
+  const arch_t *ar;
+  int ta, tb;
+  long m, n, k;
+  float alpha, beta;
+  const float *A;
+  long lda;
+  const float *B;
+  long ldb;
+  float *C;
+  long ldc;
+  float *bpack;
+  long mt, nt, npad, kblocks;
+  long pack_group, pack_groups, pack_units; /* pack unit = one KC block × pack_group panels */
+  long ru, cu, col_units, units;            /* compute unit = ru row tiles × cu column panels */
+  atomic_long next;
+  atomic_long packed;
+} gemm_job;
+
+static float *b_block(const gemm_job *j, long q) { return j->bpack + q * j->ar->kc * j->npad; }
+
+static void pack_b_unit(const gemm_job *j, long u) {
+  const long NR = j->ar->nr, KC = j->ar->kc;
+  long q = u / j->pack_groups, g = u % j->pack_groups;
+  long pc = q * KC, kc = NV_MIN(KC, j->k - pc);
+  float *base = b_block(j, q);
+  for (long p = g * j->pack_group; p < NV_MIN(j->nt, (g + 1) * j->pack_group); p++) {
+    long col = p * NR, nr = NV_MIN(NR, j->n - col);
+    float *dst = base + p * NR * kc;
+    if (!j->tb) pack_n(dst, j->B + pc * j->ldb + col, j->ldb, (int)NR, (int)nr, kc);
+    else pack_t(dst, j->B + col * j->ldb + pc, j->ldb, (int)NR, (int)nr, kc);
+  }
+}
+
+static void compute_unit(const gemm_job *j, long u) {
   const arch_t *ar = j->ar;
-  const long MR = ar->mr, NR = ar->nr, KC = ar->kc, MC = ar->mc, NC = ar->nc;
-  long i0 = 0, i1 = j->m, j0 = 0, j1 = j->n;
-  if (j->split_n) {
-    long np = (j->n + NR - 1) / NR;
-    j0 = NV_MIN(j->n, np * tid / T * NR);
-    j1 = NV_MIN(j->n, np * (tid + 1) / T * NR);
-  } else {
-    long mt = (j->m + MR - 1) / MR;
-    i0 = NV_MIN(j->m, mt * tid / T * MR);
-    i1 = NV_MIN(j->m, mt * (tid + 1) / T * MR);
-  }
-  const int shared = !j->split_n && T > 1;
-  const long kcmax = NV_MIN(KC, j->k);
-  float *ap = nv_scratch(NV_SCRATCH_PACK_A, (size_t)(MC * kcmax + 64) * sizeof(float));
-  float *own_b = NULL;
-  if (!shared && j1 > j0) {
-    long ncmax = NV_MIN(NC, (j1 - j0 + NR - 1) / NR * NR);
-    own_b = nv_scratch(NV_SCRATCH_PACK_B, (size_t)(ncmax * kcmax + 64) * sizeof(float));
-  }
-  int buf = 0;
-  for (long jc = j0; jc < j1; jc += NC) {
-    long nc = NV_MIN(NC, j1 - jc);
-    long np = (nc + NR - 1) / NR;
-    for (long pc = 0; pc < j->k; pc += KC) {
-      long kc = NV_MIN(KC, j->k - pc);
-      float beta = pc == 0 ? j->beta : 1.0f;
-      float *bp;
-      if (shared) {
-        bp = j->bshared[buf];
-        buf ^= 1;
-        for (long q = np * tid / T; q < np * (tid + 1) / T; q++)
-          pack_b_panel(j, bp + q * NR * kc, jc + q * NR, NV_MIN(NR, nc - q * NR), pc, kc);
-        /* One barrier per step is enough: B is double-buffered, and a thread can only overwrite a
-         * buffer after the next barrier, which every thread reaches after finishing with it. */
-        nv_barrier();
-      } else {
-        bp = own_b;
-        for (long q = 0; q < np; q++) pack_b_panel(j, bp + q * NR * kc, jc + q * NR, NV_MIN(NR, nc - q * NR), pc, kc);
-      }
-      for (long ic = i0; ic < i1; ic += MC) {
-        long mc = NV_MIN(MC, i1 - ic);
-        pack_a_block(j, ap, ic, mc, pc, kc);
-        macro_kernel(ar, mc, nc, kc, ap, bp, j->C + ic * j->ldc + jc, j->ldc, j->alpha, beta);
-      }
+  const long MR = ar->mr, NR = ar->nr, KC = ar->kc;
+  long ri = u / j->col_units, ci = u % j->col_units;
+  long i0 = ri * j->ru * MR, i1 = NV_MIN(j->m, i0 + j->ru * MR);
+  long p0 = ci * j->cu, j0 = p0 * NR, j1 = NV_MIN(j->n, (p0 + j->cu) * NR);
+  long mc = i1 - i0;
+  float *ap = nv_scratch(NV_SCRATCH_PACK_A, (size_t)(j->ru * MR * NV_MIN(KC, j->k) + 64) * sizeof(float));
+  for (long q = 0; q < j->kblocks; q++) {
+    long pc = q * KC, kc = NV_MIN(KC, j->k - pc);
+    for (long ir = 0; ir < mc; ir += MR) {
+      int rr = (int)NV_MIN(MR, mc - ir);
+      if (!j->ta) pack_t(ap + ir * kc, j->A + (i0 + ir) * j->lda + pc, j->lda, (int)MR, rr, kc);
+      else pack_n(ap + ir * kc, j->A + pc * j->lda + i0 + ir, j->lda, (int)MR, rr, kc);
     }
+    macro_kernel(ar, mc, j1 - j0, kc, ap, b_block(j, q) + p0 * NR * kc, NR * kc, j->C + i0 * j->ldc + j0,
+                 j->ldc, j->alpha, q == 0 ? j->beta : 1.0f);
+  }
+}
+
+static void gemm_worker(void *vjob, int tid, int T) {
+  (void)tid;
+  (void)T;
+  gemm_job *j = vjob;
+  const long total = j->pack_units + j->units;
+  for (;;) {
+    long u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if (u >= total) return;
+    if (u < j->pack_units) {
+      pack_b_unit(j, u);
+      atomic_fetch_add_explicit(&j->packed, 1, memory_order_release);
+      continue;
+    }
+    /* every pack unit has been claimed; wait for the last ones to be finished */
+    int spins = 0;
+    while (atomic_load_explicit(&j->packed, memory_order_acquire) < j->pack_units) nv_spin_pause(&spins);
+    compute_unit(j, u - j->pack_units);
   }
 }
 
@@ -329,10 +344,33 @@ static void scale_c(long m, long n, float beta, float *C, long ldc) {
     for (long jj = 0; jj < n; jj++) C[i * ldc + jj] = beta == 0.0f ? 0.0f : beta * C[i * ldc + jj];
 }
 
-/* How much longer the slowest thread works than the mean when `tiles` tiles are split in T parts. */
-static double imbalance(long tiles, int T) {
-  long most = (tiles + T - 1) / T;
-  return (double)most * T / (double)tiles;
+/* Picks the unit shape for T threads: the best balance (slowest thread's share of tile×panel work, if
+ * units were handed out evenly), preferring taller units (B streamed fewer times) and fewer column
+ * splits (A packed fewer times) when the balance is about the same. */
+static void choose_units(gemm_job *j, int T) {
+  const long max_ru = NV_MAX(1L, j->ar->mc / j->ar->mr);
+  if (T == 1) {
+    j->ru = max_ru;
+    j->cu = j->nt;
+  } else {
+    double best = -1e9;
+    for (long cc = 1; cc <= NV_MIN(j->nt, 8L); cc++) {
+      long cu = (j->nt + cc - 1) / cc, ccols = (j->nt + cu - 1) / cu;
+      for (long ru = 1; ru <= max_ru; ru++) {
+        long units = ((j->mt + ru - 1) / ru) * ccols;
+        double makespan = (double)((units + T - 1) / T) * ru * cu;
+        double balance = (double)j->mt * j->nt / (T * makespan);
+        double score = balance - 0.01 * (ccols - 1) + 0.002 * ru;
+        if (score > best) {
+          best = score;
+          j->ru = ru;
+          j->cu = cu;
+        }
+      }
+    }
+  }
+  j->col_units = (j->nt + j->cu - 1) / j->cu;
+  j->units = ((j->mt + j->ru - 1) / j->ru) * j->col_units;
 }
 
 void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda, const float *B,
@@ -343,24 +381,72 @@ void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *
     return;
   }
   const arch_t *ar = &ARCHS[nv_isa()];
-  gemm_job j = {ar, ta, tb, m, n, k, alpha, beta, A, lda, B, ldb, C, ldc, {NULL, NULL}, 0};
+  gemm_job j = {.ar = ar, .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .A = A,
+                .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc};
+  j.mt = (m + ar->mr - 1) / ar->mr;
+  j.nt = (n + ar->nr - 1) / ar->nr;
+  j.npad = j.nt * ar->nr;
+  j.kblocks = (k + ar->kc - 1) / ar->kc;
   int T = parallel ? nv_threads() : 1;
-  double flops = 2.0 * m * n * k;
-  if (flops < 1.5e6) T = 1;
-  long mt = (m + ar->mr - 1) / ar->mr, nt = (n + ar->nr - 1) / ar->nr;
-  if (T > mt && T > nt) T = (int)NV_MAX(mt, nt);
-  if (T > 1) {
-    double em = mt >= T ? imbalance(mt, T) : 1e9, en = nt >= T ? imbalance(nt, T) : 1e9;
-    j.split_n = en + 0.05 < em;
-    if (!j.split_n) {
-      long kcmax = NV_MIN(ar->kc, k), ncmax = NV_MIN(ar->nc, nt * ar->nr);
-      float *b = nv_shared_scratch(NV_SCRATCH_PACK_B, (size_t)(2 * ncmax * kcmax + 128) * sizeof(float));
-      j.bshared[0] = b;
-      j.bshared[1] = b + ((ncmax * kcmax + 15) / 16 * 16 + 16);
+  if (2.0 * m * n * k < 1.5e6) T = 1;
+  j.pack_group = T == 1 ? j.nt : NV_MAX(1L, NV_MIN(j.nt, 4L));
+  j.pack_groups = (j.nt + j.pack_group - 1) / j.pack_group;
+  j.pack_units = j.kblocks * j.pack_groups;
+  choose_units(&j, T);
+  j.bpack = nv_scratch(NV_SCRATCH_PACK_B, (size_t)(j.kblocks * ar->kc * j.npad + 64) * sizeof(float));
+  atomic_init(&j.next, 0);
+  atomic_init(&j.packed, 0);
+  if (T > 1) nv_run(gemm_worker, &j, T);
+  else gemm_worker(&j, 0, 1);
+}
+
+/* ---------------------------------------------------------------- pre-packed B */
+
+long nv_packb_floats(long K, long N) {
+  const arch_t *ar = &ARCHS[nv_isa()];
+  long blocks = (K + ar->kc - 1) / ar->kc, npad = (N + ar->nr - 1) / ar->nr * ar->nr;
+  return blocks * ar->kc * npad + 64;
+}
+
+void nv_packb(int tb, long K, long N, const float *B, long ldb, float *dst) {
+  const arch_t *ar = &ARCHS[nv_isa()];
+  const long NR = ar->nr, KC = ar->kc, npad = (N + NR - 1) / NR * NR;
+  for (long pc = 0; pc < K; pc += KC) {
+    long kc = NV_MIN(KC, K - pc);
+    float *base = dst + pc / KC * KC * npad;
+    for (long col = 0; col < N; col += NR) {
+      long nr = NV_MIN(NR, N - col);
+      if (!tb) pack_n(base + col * kc, B + pc * ldb + col, ldb, (int)NR, (int)nr, kc);
+      else pack_t(base + col * kc, B + col * ldb + pc, ldb, (int)NR, (int)nr, kc);
     }
-    nv_run(gemm_body, &j, T);
-  } else {
-    gemm_body(&j, 0, 1);
+  }
+}
+
+void nv_sgemm_packb(int ta, long m, long n, long k0, long k1, float alpha, const float *A, long lda,
+                    const float *bp, long K, long N, float beta, float *C, long ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k1 <= k0 || alpha == 0.0f) {
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  const arch_t *ar = &ARCHS[nv_isa()];
+  const long MR = ar->mr, NR = ar->nr, KC = ar->kc, MC = ar->mc, npad = (N + NR - 1) / NR * NR;
+  float *ap = nv_scratch(NV_SCRATCH_PACK_A, (size_t)(NV_MIN(MC, (m + MR - 1) / MR * MR) * KC + 64) * sizeof(float));
+  int first = 1;
+  for (long q = k0 / KC; q * KC < k1; q++) {
+    long blk = q * KC, kcq = NV_MIN(KC, K - blk);
+    long s = NV_MAX(k0, blk), e = NV_MIN(k1, blk + kcq), kc = e - s;
+    const float *b = bp + q * KC * npad + (s - blk) * NR;
+    for (long ic = 0; ic < m; ic += MC) {
+      long mc = NV_MIN(MC, m - ic);
+      for (long ir = 0; ir < mc; ir += MR) {
+        int rr = (int)NV_MIN(MR, mc - ir);
+        if (!ta) pack_t(ap + ir * kc, A + (ic + ir) * lda + (s - k0), lda, (int)MR, rr, kc);
+        else pack_n(ap + ir * kc, A + (s - k0) * lda + ic + ir, lda, (int)MR, rr, kc);
+      }
+      macro_kernel(ar, mc, n, kc, ap, b, NR * kcq, C + ic * ldc, ldc, alpha, first ? beta : 1.0f);
+    }
+    first = 0;
   }
 }
 

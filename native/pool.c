@@ -31,25 +31,26 @@ static inline long now_ns(void) {
 }
 
 /* A job announcement packs the generation (high bits) and the thread count (low 16 bits) in one word
- * so a worker reads both atomically. */
+ * so a worker reads both atomically. Joining is optional: the job's `state` word holds its generation
+ * (high 32 bits), the number of workers inside it (bits 1..31) and a closed flag (bit 0). The caller
+ * closes the job once it has run out of work, and then waits only for workers that actually joined, so a
+ * worker the OS has not scheduled yet (busy machine) costs nothing: the others take its share. */
 static struct {
-  int threads;   /* configured thread count, including the caller */
-  int started;   /* worker threads created (tids 1..started) */
-  long spin_ns;  /* how long an idle worker spins before blocking */
+  int threads;  /* configured thread count, including the caller */
+  int started;  /* worker threads created (tids 1..started) */
+  long spin_ns; /* how long an idle worker spins before blocking */
   pthread_mutex_t mutex;
   pthread_cond_t wake;
   _Atomic unsigned long long announce;
+  _Atomic unsigned long long state;
   atomic_int sleepers;
-  atomic_int remaining; /* workers of the current job not yet finished */
   nv_job_fn fn;
   void *ctx;
-  atomic_int bar_count;
-  atomic_uint bar_gen;
   atomic_flag busy;
   int initialised;
 } P = {.mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
-static _Thread_local int tl_job_threads = 0; /* threads of the job this thread is running, 0 = none */
+static _Thread_local int tl_in_job = 0;
 
 static int default_threads(void) {
   const char *env = getenv("NANOVLM_THREADS");
@@ -92,6 +93,15 @@ typedef struct {
   unsigned long long seen;
 } worker_arg;
 
+/* Enters job `gen` unless it is closed or already replaced by a newer one. */
+static int try_join(unsigned long long gen) {
+  unsigned long long s = atomic_load(&P.state);
+  for (;;) {
+    if ((s >> 32) != (gen & 0xffffffffULL) || (s & 1)) return 0;
+    if (atomic_compare_exchange_weak(&P.state, &s, s + 2)) return 1;
+  }
+}
+
 static void *worker_main(void *varg) {
   worker_arg arg = *(worker_arg *)varg;
   free(varg);
@@ -115,11 +125,11 @@ static void *worker_main(void *varg) {
     }
     seen = word >> 16;
     int T = (int)(word & 0xffff);
-    if (arg.tid < T) {
-      tl_job_threads = T;
+    if (arg.tid < T && try_join(seen)) {
+      tl_in_job = 1;
       P.fn(P.ctx, arg.tid, T);
-      tl_job_threads = 0;
-      atomic_fetch_sub_explicit(&P.remaining, 1, memory_order_release);
+      tl_in_job = 0;
+      atomic_fetch_sub_explicit(&P.state, 2, memory_order_release);
     }
   }
   return NULL;
@@ -147,97 +157,87 @@ static int ensure_workers(int T) {
   return NV_MIN(T, P.started + 1);
 }
 
-static void spin_wait_zero(atomic_int *counter) {
-  int spins = 0;
-  while (atomic_load_explicit(counter, memory_order_acquire) != 0) {
-    if (++spins < 4096) cpu_relax();
-    else sched_yield();
-  }
+void nv_spin_pause(int *spins) {
+  if (++*spins < 2048) cpu_relax();
+  else sched_yield();
 }
 
 void nv_run(nv_job_fn fn, void *ctx, int nthreads) {
   init_once();
   int T = NV_MAX(1, NV_MIN(nthreads, P.threads));
-  if (T == 1 || tl_job_threads != 0 || atomic_flag_test_and_set(&P.busy)) {
-    int saved = tl_job_threads;
-    tl_job_threads = 1;
+  if (T == 1 || tl_in_job || atomic_flag_test_and_set(&P.busy)) {
+    int saved = tl_in_job;
+    tl_in_job = 1;
     fn(ctx, 0, 1);
-    tl_job_threads = saved;
+    tl_in_job = saved;
     return;
   }
   T = ensure_workers(T);
+  tl_in_job = 1;
   if (T == 1) {
-    tl_job_threads = 1;
     fn(ctx, 0, 1);
-    tl_job_threads = 0;
-    atomic_flag_clear(&P.busy);
-    return;
+  } else {
+    P.fn = fn;
+    P.ctx = ctx;
+    unsigned long long gen = (atomic_load(&P.announce) >> 16) + 1;
+    atomic_store(&P.state, (gen & 0xffffffffULL) << 32);
+    atomic_store(&P.announce, gen << 16 | (unsigned long long)T); /* seq_cst: pairs with sleepers */
+    if (atomic_load(&P.sleepers) > 0) {
+      pthread_mutex_lock(&P.mutex);
+      pthread_cond_broadcast(&P.wake);
+      pthread_mutex_unlock(&P.mutex);
+    }
+    fn(ctx, 0, T);
+    /* Out of work: close the job, then wait for the workers that joined it. */
+    atomic_fetch_or(&P.state, 1ULL);
+    int spins = 0;
+    while ((atomic_load_explicit(&P.state, memory_order_acquire) & 0xfffffffeULL) != 0) nv_spin_pause(&spins);
   }
-  P.fn = fn;
-  P.ctx = ctx;
-  atomic_store(&P.bar_count, 0);
-  atomic_store(&P.remaining, T - 1);
-  unsigned long long next = ((atomic_load(&P.announce) >> 16) + 1) << 16 | (unsigned long long)T;
-  atomic_store(&P.announce, next); /* seq_cst: pairs with the sleepers check below */
-  if (atomic_load(&P.sleepers) > 0) {
-    pthread_mutex_lock(&P.mutex);
-    pthread_cond_broadcast(&P.wake);
-    pthread_mutex_unlock(&P.mutex);
-  }
-  tl_job_threads = T;
-  fn(ctx, 0, T);
-  tl_job_threads = 0;
-  spin_wait_zero(&P.remaining);
+  tl_in_job = 0;
   atomic_flag_clear(&P.busy);
 }
 
-void nv_barrier(void) {
-  int T = tl_job_threads;
-  if (T <= 1) return;
-  unsigned gen = atomic_load_explicit(&P.bar_gen, memory_order_acquire);
-  if (atomic_fetch_add_explicit(&P.bar_count, 1, memory_order_acq_rel) == T - 1) {
-    atomic_store_explicit(&P.bar_count, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&P.bar_gen, 1, memory_order_release);
-    return;
-  }
-  int spins = 0;
-  while (atomic_load_explicit(&P.bar_gen, memory_order_acquire) == gen) {
-    if (++spins < 4096) cpu_relax();
-    else sched_yield();
-  }
-}
-
+/* ---- parallel for: chunks claimed from a shared counter ---- */
 typedef struct {
-  long n, align;
+  long n, align, chunks;
+  atomic_long next;
   nv_range_fn fn;
   void *ctx;
 } range_job;
 
-static long chunk_start(long n, long align, int t, int T) {
-  if (t >= T) return n;
-  long units = (n + align - 1) / align;
-  long s = (long)((double)units * t / T) * align;
-  return NV_MIN(s, n);
+static long chunk_start(const range_job *j, long c) {
+  if (c >= j->chunks) return j->n;
+  long units = (j->n + j->align - 1) / j->align;
+  long s = (long)((double)units * c / j->chunks) * j->align;
+  return NV_MIN(s, j->n);
 }
 
 static void range_worker(void *vctx, int tid, int T) {
-  range_job *job = vctx;
-  long b = chunk_start(job->n, job->align, tid, T), e = chunk_start(job->n, job->align, tid + 1, T);
-  if (e > b) job->fn(job->ctx, b, e);
+  (void)tid;
+  (void)T;
+  range_job *j = vctx;
+  for (;;) {
+    long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if (c >= j->chunks) return;
+    long b = chunk_start(j, c), e = chunk_start(j, c + 1);
+    if (e > b) j->fn(j->ctx, b, e);
+  }
 }
 
 void nv_parallel_for(long n, long grain, long align, nv_range_fn fn, void *ctx) {
   if (n <= 0) return;
   if (align < 1) align = 1;
   if (grain < 1) grain = 1;
+  int T = nv_threads();
   long by_grain = n / grain;
-  int T = (int)NV_MIN((long)nv_threads(), NV_MAX(1L, by_grain));
-  if (T <= 1 || tl_job_threads != 0) {
+  if (T <= 1 || by_grain < 2 || tl_in_job) {
     fn(ctx, 0, n);
     return;
   }
-  range_job job = {n, align, fn, ctx};
-  nv_run(range_worker, &job, T);
+  /* A few chunks per thread, so a thread slowed down by other processes hands work to the others. */
+  range_job job = {.n = n, .align = align, .chunks = NV_MIN(by_grain, 4L * T), .fn = fn, .ctx = ctx};
+  atomic_init(&job.next, 0);
+  nv_run(range_worker, &job, (int)NV_MIN((long)T, by_grain));
 }
 
 /* ---- scratch ---- */
