@@ -188,7 +188,7 @@ function runParser(lines: readonly string[], opts: GrammarOptions): Promise<Sent
       if (killed) {
         return reject(
           new UserError(
-            `link-parser did not finish ${lines.length} sentences within ${Math.round(totalMs / 1000)} s`,
+            `link-parser did not finish ${lines.length} sentences within ${Number((totalMs / 1000).toPrecision(3))} s (it was stopped)`,
           ),
         );
       }

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { checkGrammar, linkParserStatus, parseLinkParserOutput, parserLine } from '../../src/eval/grammar.ts';
 
 test('link-parser output is read per echoed sentence', () => {
@@ -75,4 +78,31 @@ test('a missing parser is reported, not thrown', async () => {
   const r = await checkGrammar(['The dog runs.'], { bin: '/nonexistent/link-parser' });
   assert.equal(r.available, false);
   if (!r.available) assert.match(r.reason, /not installed/);
+});
+
+test('a parser that hangs is stopped with a clear error; unreadable output is reported', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-lg-'));
+  try {
+    const hang = path.join(dir, 'hang.sh');
+    writeFileSync(
+      hang,
+      '#!/bin/sh\nif [ "$1" = --version ]; then echo link-grammar-0.0.0; exit 0; fi\nexec sleep 30\n',
+    );
+    const garbage = path.join(dir, 'garbage.sh');
+    writeFileSync(
+      garbage,
+      '#!/bin/sh\nif [ "$1" = --version ]; then echo link-grammar-0.0.0; exit 0; fi\ncat >/dev/null; echo nonsense\n',
+    );
+    chmodSync(hang, 0o755);
+    chmodSync(garbage, 0o755);
+    const t0 = performance.now();
+    await assert.rejects(
+      checkGrammar(['The dog runs.'], { bin: hang, totalTimeoutMs: 300 }),
+      /link-parser did not finish 1 sentences within 0\.3 s \(it was stopped\)/,
+    );
+    assert.ok(performance.now() - t0 < 5000);
+    await assert.rejects(checkGrammar(['The dog runs.'], { bin: garbage }), /no result for sentence 1 of 1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
