@@ -100,7 +100,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   seed: 1337,
   samples: 6,
   prefetch: 3,
-  cacheMb: 256,
+  cacheMb: 128,
   skipBad: false,
 };
 

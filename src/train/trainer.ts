@@ -289,8 +289,11 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   const metrics = new MetricsLog(metricsFile, state ? { keepUpToStep: step } : {});
   const curveFile = path.join(runDir, 'loss.png');
-  const refreshCurve = () =>
-    writeLossCurve(curveFile, metrics.rows, `${cfg.model.preset} · ${tc.text} descriptions`);
+  let curveTime = performance.now();
+  const refreshCurve = () => {
+    curveTime = performance.now();
+    return writeLossCurve(curveFile, metrics.rows, `${cfg.model.preset} · ${tc.text} descriptions`);
+  };
 
   const saveState = (finished: boolean): TrainerState => ({
     version: STATE_VERSION,
@@ -472,6 +475,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
             samples_per_s: Number(rate.toFixed(2)),
             time: Number(((performance.now() - t0) / 1000 + priorSeconds).toFixed(1)),
           });
+          // The picture follows the log at most once a minute between validations.
+          if (performance.now() - curveTime > 60_000) await refreshCurve();
         }
         window = { loss: 0, gradNorm: 0, steps: 0, skipped: 0 };
         winStart = performance.now();
