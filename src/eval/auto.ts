@@ -127,12 +127,13 @@ export async function runAuto(opts: AutoOptions, loaded?: VisionLanguageModel): 
 }
 
 export function autoMarkdown(r: AutoReport): string {
+  const label = `nanovlm-${r.preset}`;
   const out = [
     `# Offline evaluation of ${r.model} (${r.preset})`,
     '',
     `${r.descriptions} greedy descriptions of ${r.split} pictures from ${r.data}, compared with their ${r.kind === 'short' ? 'ShortDesc' : 'LongDesc'}.`,
     '',
-    ...measuresTable([[`nanovlm-${r.preset}`, r.measures]]),
+    ...measuresTable([[label, r.measures]]),
     '',
   ];
   const p = r.perplexity;
@@ -143,7 +144,7 @@ export function autoMarkdown(r: AutoReport): string {
   );
   out.push(
     '',
-    ...measureNotes(r.grammarParser, Boolean(r.measures.memorization)).map((n) =>
+    ...measureNotes(r.grammarParser, [[label, r.measures]]).map((n) =>
       n.replace(
         'Object scores use the whole description (prefix included).',
         'Object scores count the things named in each description.',

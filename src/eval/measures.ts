@@ -98,10 +98,11 @@ export async function measureTexts(
       opts.trainIndex,
     );
   if (opts.grammar ?? true) {
+    // A parser that hangs or prints something unreadable costs this one measure, not the whole report.
     const g = await checkGrammar(
       texts.flatMap((t) => sentences(t.full)),
       opts.grammarOptions,
-    );
+    ).catch((e: Error): GrammarUnavailable => ({ available: false, reason: e.message }));
     if (g.available) {
       const { verdicts: _verdicts, ...rest } = g;
       out.grammar = rest;

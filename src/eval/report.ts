@@ -197,14 +197,8 @@ export function reportMarkdown(r: Report): string {
   const measured = r.systems.filter((s) => s.measures);
   if (measured.length) {
     out.push('## Measures without an LLM', '');
-    out.push(...measuresTable(measured.map((s) => [s.system, s.measures!])));
-    out.push('');
-    out.push(
-      ...measureNotes(
-        r.grammarParser,
-        measured.some((s) => s.measures!.memorization),
-      ),
-    );
+    const rows = measured.map((s): [string, TextMeasures] => [s.system, s.measures!]);
+    out.push(...measuresTable(rows), '', ...measureNotes(r.grammarParser, rows));
   }
   return out.join('\n') + '\n';
 }
@@ -217,7 +211,7 @@ export function measuresTable(rows: [string, TextMeasures][]): string[] {
   ];
   for (const [label, m] of rows) {
     const g = m.grammar;
-    const gram = !g ? '–' : g.available ? `${pct(g.acceptedShare)} of ${g.sentences}` : 'n/a';
+    const gram = !g ? '–' : g.available ? `${pct(g.acceptedShare)} of ${g.sentences}` : 'not measured';
     const o = m.objects;
     const mem = m.memorization;
     out.push(
@@ -230,7 +224,7 @@ export function measuresTable(rows: [string, TextMeasures][]): string[] {
   return out;
 }
 
-export function measureNotes(parser: Report['grammarParser'], memorization: boolean): string[] {
+export function measureNotes(parser: Report['grammarParser'], rows: [string, TextMeasures][]): string[] {
   const notes = [
     'ROUGE: F1 of the completion against the reference text after the prefix. distinct-n: distinct n-grams / all n-grams over the completions. ' +
       'Simple words: share of words on the Dale-Chall list of familiar words. Object scores use the whole description (prefix included).',
@@ -240,15 +234,15 @@ export function measureNotes(parser: Report['grammarParser'], memorization: bool
       ? `Grammatical: share of sentences that link-grammar ${parser.version ?? ''} parses completely (no null links).`
       : `Grammatical: not measured, ${parser.reason}.`,
   );
-  if (memorization)
+  for (const [label, m] of rows) {
+    if (parser.available && m.grammar && !m.grammar.available)
+      notes.push(`Grammatical, ${label}: not measured, ${m.grammar.reason}.`);
+  }
+  if (rows.some(([, m]) => m.memorization))
     notes.push(
       'max ROUGE-L vs train: mean over texts of the highest ROUGE-L F1 against any training text; copies: share with that ≥ 0.9.',
     );
   return notes.map((n) => `- ${n}`);
-}
-
-export function reportJson(r: Report): unknown {
-  return r;
 }
 
 /** Grouped bar chart: one group per dimension (plus the average), one bar per system, std as error bars. */

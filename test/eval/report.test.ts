@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -174,6 +174,19 @@ test('a missing parser is named in the report instead of failing', async () => {
     const r = await buildReport([f.b], { grammarOptions: { bin: '/nonexistent/link-parser' } });
     assert.equal(r.grammarParser.available, false);
     assert.match(reportMarkdown(r), /Grammatical: not measured, \/nonexistent\/link-parser is not installed/);
+    // a parser that runs but prints nonsense costs the grammar column only
+    const garbage = path.join(f.dir, 'garbage.sh');
+    writeFileSync(
+      garbage,
+      '#!/bin/sh\nif [ "$1" = --version ]; then echo link-grammar-0.0.0; exit 0; fi\ncat >/dev/null; echo nonsense\n',
+    );
+    chmodSync(garbage, 0o755);
+    const broken = await buildReport([f.b], { grammarOptions: { bin: garbage } });
+    assert.equal(broken.systems[0]!.grades!.grammar.mean, 4);
+    assert.match(
+      reportMarkdown(broken),
+      /Grammatical, blip-base: not measured, link-parser: no result for sentence 1/,
+    );
     writeFileSync(f.b, JSON.stringify({ ...FILE_B[0], grades: { ...FILE_B[0]!.grades, plot: 12 } }) + '\n');
     await assert.rejects(
       buildReport([f.b]),
