@@ -205,9 +205,63 @@ NV_CLONES static void pack_n(float *restrict dst, const float *restrict src, lon
   }
 }
 
+#if NV_X86
+/* In-register transpose of 16 rows of 16 floats: on return r[c] holds column c. */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) { /* r[4i+j], lane L: rows 4i..4i+3 of column 4L+j */
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xdd);
+  }
+}
+
+/* pack_t for full panels of 12 or 32 rows with AVX-512, 16 columns of the source at a time.
+ * Returns how many columns (a multiple of 16) it packed; the caller finishes the rest. */
+__attribute__((target("avx512f"))) static long pack_t_avx512(float *restrict dst, const float *restrict src,
+                                                              long ld, int R, long kc) {
+  long p = 0;
+  const __mmask16 keep = (__mmask16)((1u << (R < 16 ? R : 16)) - 1);
+  for (; p + 16 <= kc; p += 16) {
+    for (int r0 = 0; r0 < R; r0 += 16) {
+      int rows = R - r0 < 16 ? R - r0 : 16;
+      __m512 v[16];
+      for (int i = 0; i < 16; i++) v[i] = i < rows ? _mm512_loadu_ps(src + (r0 + i) * ld + p) : _mm512_setzero_ps();
+      transpose16(v);
+      float *d = dst + p * R + r0;
+      if (rows == 16)
+        for (int c = 0; c < 16; c++) _mm512_storeu_ps(d + c * R, v[c]);
+      else
+        for (int c = 0; c < 16; c++) _mm512_mask_storeu_ps(d + c * R, keep, v[c]);
+    }
+  }
+  return p;
+}
+#endif
+
 /* dst[p*R + r] = src[r*ld + p] for r < rr, zero for rr <= r < R: a transpose, done in 4×4 blocks. */
 static void pack_t(float *restrict dst, const float *restrict src, long ld, int R, int rr, long kc) {
   long p = 0;
+#if NV_X86
+  if (rr == R && (R == 12 || R == 32) && g_isa == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
+#endif
 #if defined(__SSE2__)
   if (rr == R && (R & 3) == 0) {
     for (; p + 4 <= kc; p += 4) {
