@@ -142,6 +142,9 @@ function flipRaster(r: Raster): void {
   }
 }
 
+// No text is drawn; without this resvg scans the system fonts on every call (most of its time).
+const RESVG_OPTIONS = { font: { loadSystemFonts: false } };
+
 const cache = new Map<string, Raster>();
 
 /** The icon as a size×size premultiplied raster, tinted and mirrored as asked (cached). */
@@ -167,13 +170,13 @@ function renderIcon(icon: string, size: number): Raster {
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${data.width} ${data.height}" ` +
     `width="${size}" height="${size}">${data.body}</svg>`;
-  const img = new Resvg(svg).render();
+  const img = new Resvg(svg, RESVG_OPTIONS).render();
   return { width: img.width, height: img.height, data: new Uint8Array(img.pixels) };
 }
 
 /** Renders any SVG text to a premultiplied raster. */
 export function renderSvg(svg: string): Raster {
-  const img = new Resvg(svg).render();
+  const img = new Resvg(svg, RESVG_OPTIONS).render();
   return { width: img.width, height: img.height, data: new Uint8Array(img.pixels) };
 }
 

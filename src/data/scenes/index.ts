@@ -60,7 +60,9 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
 }
 
 /** Writes `count` scenes into the dataset folder `out`. Prints nothing; progress goes to `onProgress`. */
-export async function generateScenes(opts: GenerateOptions): Promise<{ count: number; seconds: number }> {
+export async function generateScenes(
+  opts: GenerateOptions,
+): Promise<{ count: number; seconds: number; workers: number }> {
   const { seed, workers } = checkOptions(opts);
   const t0 = performance.now();
   const total = opts.count;
@@ -103,7 +105,7 @@ export async function generateScenes(opts: GenerateOptions): Promise<{ count: nu
     };
     await writeFile(path.join(dir, 'info.json'), JSON.stringify(info, null, 2) + '\n');
   });
-  return { count: total, seconds: (performance.now() - t0) / 1000 };
+  return { count: total, seconds: (performance.now() - t0) / 1000, workers };
 }
 
 /**

@@ -9,6 +9,7 @@ import { THINGS, type Thing } from './catalog.ts';
 import type { BackgroundId, Depth, Group, HPos, Item, Scene, SizeWord, TimeOfDay, VPos, Weather, Zone } from './types.ts';
 
 const SKY_BODIES = new Set(['sun', 'moon', 'star', 'cloud', 'rainbow']);
+const ZONE_PAINT_ORDER: Zone[] = ['sky', 'space', 'air', 'water', 'ground'];
 
 function weighted<T extends string>(rng: Rng, table: Partial<Record<T, number>>): T {
   const entries = Object.entries(table) as [T, number][];
@@ -48,15 +49,30 @@ function coverBox(it: Item): [number, number, number, number] {
   return [it.x - h, it.y - h, it.x + h, it.y + h];
 }
 
-/** Share of the smaller item hidden by the other (0 = apart, 1 = fully covered). */
-export function overlapShare(a: Item, b: Item): number {
-  const [ax0, ay0, ax1, ay1] = coverBox(a);
-  const [bx0, by0, bx1, by1] = coverBox(b);
+/** A drawn copy with its zone, which decides paint order together with depth. */
+export interface Placed {
+  item: Item;
+  zone: Zone;
+}
+
+/** Whether `a` is painted before (behind) `b`: sky before ground, far before near. */
+export function paintedBefore(a: Placed, b: Placed): boolean {
+  const za = ZONE_PAINT_ORDER.indexOf(a.zone);
+  const zb = ZONE_PAINT_ORDER.indexOf(b.zone);
+  if (za !== zb) return za < zb;
+  if (a.item.depth !== b.item.depth) return a.item.depth > b.item.depth;
+  return a.item.y < b.item.y;
+}
+
+/** Share of the back copy's artwork covered by the front one (0 = apart, 1 = hidden). */
+export function hiddenShare(a: Placed, b: Placed): number {
+  const [back, front] = paintedBefore(a, b) ? [a.item, b.item] : [b.item, a.item];
+  const [ax0, ay0, ax1, ay1] = coverBox(back);
+  const [bx0, by0, bx1, by1] = coverBox(front);
   const w = Math.min(ax1, bx1) - Math.max(ax0, bx0);
   const h = Math.min(ay1, by1) - Math.max(ay0, by0);
   if (w <= 0 || h <= 0) return 0;
-  const smaller = Math.min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0));
-  return (w * h) / smaller;
+  return (w * h) / ((ax1 - ax0) * (ay1 - ay0));
 }
 
 interface Geometry {
@@ -117,12 +133,13 @@ function placeGroup(
   zone: Zone,
   count: number,
   slot: 'left' | 'middle' | 'right',
-  placed: Item[],
+  placed: Placed[],
 ): Item[] {
   let best: Item[] = [];
   let bestOverlap = Infinity;
-  for (let attempt = 0; attempt < 24; attempt++) {
-    const shrink = attempt < 8 ? 1 : Math.pow(0.88, attempt - 7);
+  for (let attempt = 0; attempt < 48; attempt++) {
+    // First try the given slot at full size, then other slots, then smaller and smaller.
+    const shrink = attempt < 8 ? 1 : Math.max(0.45, Math.pow(0.9, attempt - 7));
     const useSlot = attempt < 12 ? slot : rng.pick(['left', 'middle', 'right'] as const);
     const spread = count > 1 && zone !== 'ground' && zone !== 'air' && rng.next() < 0.3;
     const depth0 = zone === 'ground' ? (t.backdrop ? uniform(rng, 0.55, 1) : uniform(rng, 0, 0.85)) : rng.next();
@@ -163,13 +180,14 @@ function placeGroup(
     const hi = Math.max(...items.map((i) => i.x + i.size / 2));
     // A group wider than the picture would be cut off: never accept it.
     let worst = lo < 0 || hi > SIZE ? 10 : 0;
-    for (const a of items) for (const b of placed) worst = Math.max(worst, overlapShare(a, b));
-    if (spread) for (let i = 0; i < items.length; i++) for (let j = 0; j < i; j++) worst = Math.max(worst, overlapShare(items[i]!, items[j]!));
+    const mine = items.map((item) => ({ item, zone }));
+    for (const a of mine) for (const b of placed) worst = Math.max(worst, hiddenShare(a, b));
+    if (spread) for (let i = 0; i < mine.length; i++) for (let j = 0; j < i; j++) worst = Math.max(worst, hiddenShare(mine[i]!, mine[j]!));
     if (worst < bestOverlap) {
       best = items;
       bestOverlap = worst;
     }
-    if (worst <= 0.3) break;
+    if (worst <= 0.25) break;
   }
   for (const i of best) {
     i.x = Math.round(i.x);
@@ -207,8 +225,6 @@ function sizeOf(items: Item[]): SizeWord {
   return mean >= 78 ? 'big' : mean <= 42 ? 'small' : 'medium';
 }
 
-const ZONE_PAINT_ORDER: Zone[] = ['sky', 'space', 'air', 'water', 'ground'];
-
 /** The scene with the given index of the data set made from `seed`. */
 export function sceneAt(seed: number, index: number): Scene {
   const rng = new Rng(hash32((seed ^ 0x5ce7e5) >>> 0, index));
@@ -237,7 +253,7 @@ export function sceneAt(seed: number, index: number): Scene {
   if (names.has('cloud') && weather === 'cloudy') weather = 'clear';
 
   const slots = rng.shuffle(['left', 'middle', 'right'] as ('left' | 'middle' | 'right')[]);
-  const placed: Item[] = [];
+  const placed: Placed[] = [];
   const groups: Group[] = kinds.map((t, gi) => {
     const zones = t.zones.filter((z) => spec.zones.includes(z));
     const zone = zones.length > 1 && rng.next() < 0.4 ? zones[1 + rng.int(zones.length - 1)]! : zones[0]!;
@@ -245,7 +261,7 @@ export function sceneAt(seed: number, index: number): Scene {
     const tint = t.tints.length ? rng.pick(t.tints) : null;
     const slot = gi < 3 ? slots[gi]! : rng.pick(slots);
     const items = placeGroup(rng, geo, t, zone, count, slot, placed);
-    placed.push(...items);
+    placed.push(...items.map((item) => ({ item, zone })));
     return {
       name: t.name,
       kind: t.kind,

@@ -208,12 +208,16 @@ export function captions(rng: Rng, scene: Scene): string[] {
     if (n < 8 || n > 20 || out.includes(c)) continue;
     out.push(c);
   }
-  // Rarely the draws above give fewer than five: add plain ones that name everything, numbered by prefix.
+  // Rarely the draws above give fewer than five (crowded scenes make long captions): add plain ones,
+  // shortest form first, with a prefix when they would be too short.
   for (let k = 0; out.length < 5; k++) {
-    const list = joinList(null, refs.map((r) => adultNoun(rng, r, k % 2 === 0).text));
-    const where = SETTING[scene.background]!;
-    const c = capitalise(`${PREFIXES[k % PREFIXES.length]} ${list} ${where.on[k % where.on.length]} in this scene`) + '.';
-    if (!out.includes(c)) out.push(c);
+    const list = joinList(null, rng.shuffle(refs.slice()).map((r) => adultNoun(rng, r, false).text));
+    const where = SETTING[scene.background]!.on;
+    let c = `${list} ${where[k % where.length]}`;
+    if (c.split(' ').length < 8) c = `${PREFIXES[k % PREFIXES.length]} ${c}`;
+    c = capitalise(c) + '.';
+    const n = c.split(' ').length;
+    if (k > 200 || (n >= 8 && n <= 20 && !out.includes(c))) out.push(c);
   }
   return out;
 }

@@ -67,6 +67,8 @@ class Writer {
     readonly rng: Rng,
     readonly scene: Scene,
     readonly refs: Ref[],
+    /** Say things in the fewest words (for crowded scenes whose ShortDesc would not fit otherwise). */
+    readonly compact = false,
   ) {
     this.outdoor = BACKGROUND_SPECS[scene.background].outdoor;
   }
@@ -85,7 +87,7 @@ class Writer {
    */
   noun(r: Ref, opts: { definite?: boolean; indefinite?: boolean } = {}): NounPhrase {
     const rng = this.rng;
-    const adj = { colour: this.chance(0.65), size: this.chance(0.35) };
+    const adj = this.compact ? { colour: this.chance(0.3), size: false } : { colour: this.chance(0.65), size: this.chance(0.35) };
     if (!this.mentioned.has(r)) {
       if (opts.indefinite || (!opts.definite && this.chance(0.75))) {
         return { text: countNoun(rng, r, adj, this.chance(0.08)), plural: r.g.count > 1 };
@@ -281,6 +283,12 @@ function closer(w: Writer, exclude: string | null = null): Clause {
 function introduce(w: Writer, refs: Ref[]): Clause[] {
   const byZone = new Map<Zone, Ref[]>();
   for (const r of refs) byZone.set(r.g.zone, [...(byZone.get(r.g.zone) ?? []), r]);
+  if (w.compact && byZone.size > 1) {
+    // Too many places to name each: name the things only.
+    const list = joinList(null, refs.map((r) => w.noun(r, { indefinite: true }).text));
+    w.mark(...refs);
+    return [{ text: w.pick([`this picture has ${list}`, `I can see ${list} here`, `here we have ${list}`]), kind: 'intro' }];
+  }
   const clauses = [...byZone.entries()].map(([zone, rs]) => introClause(w, zone, rs));
   // Two short zone clauses often read better as one sentence.
   if (clauses.length === 2 && w.chance(0.5)) {
@@ -304,6 +312,10 @@ function introClause(w: Writer, zone: Zone, refs: Ref[]): Clause {
     w.placed.add(single!);
     return { text, kind: 'intro', subject: text.startsWith(list) ? subject : undefined };
   };
+  if (w.compact) {
+    w.mark(...refs);
+    return { text: `${list} ${verb} ${place}`, kind: 'intro', subject };
+  }
   const alts: [number, () => Clause | null][] = [
     [3, () => ({ text: `${list} ${verb} ${place}`, kind: 'intro', subject })],
     [1.2, () => ({ text: `there ${agree('{is}', firstPlural)} ${list} ${place}`, kind: 'intro' })],
@@ -524,11 +536,11 @@ interface Rule {
 function required(w: Writer): Clause[] {
   const out: Clause[] = [];
   const kind = chooseWeighted(w.rng, [
-    [2.5, 'setting'],
+    [w.compact ? 0 : 2.5, 'setting'],
     [4, 'intro'],
     [1.5, w.refs.length > 1 ? 'imagine' : null],
-    [1.5, 'position'],
-    [1, 'time'],
+    [w.compact ? 0 : 1.5, 'position'],
+    [w.compact ? 0 : 1, 'time'],
   ]);
   if (kind === 'setting') out.push(setting(w));
   else if (kind === 'imagine') out.push(imaginationOpener(w) ?? setting(w));
@@ -651,7 +663,7 @@ function join(w: Writer, clauses: Clause[], merges: number, spareWords = 0): str
 function describe(rng: Rng, scene: Scene, rule: Rule, long: boolean): string {
   let fallback = '';
   for (let attempt = 0; attempt < 60; attempt++) {
-    const w = new Writer(rng, scene, refsOf(scene));
+    const w = new Writer(rng, scene, refsOf(scene), attempt >= 20);
     const req = required(w);
     const opt = optional(w, long);
     const text = fit(w, req, opt, rule);

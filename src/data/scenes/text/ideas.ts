@@ -36,7 +36,7 @@ const SPECIFIC: Record<string, Idea[]> = {
   dog: ['want{s} to chase a stick', 'want{s} to dig a big hole', '{is} hoping for a bone', 'want{s} to wag {its} tail'],
   cat: ['want{s} a warm nap', 'want{s} to play with a string', '{is} quiet and careful', ['want{s} to sit in the sunshine', day]],
   cow: ['say{s} moo to everyone', ['want{s} to eat more grass', onGrass]],
-  pig: ['want{s} to roll in the mud', '{is} a happy little pig'],
+  pig: ['want{s} to roll in the mud', 'love{s} to play in the mud'],
   horse: ['want{s} to run very fast', '{is} strong and fast'],
   sheep: ['{has} a soft coat of wool', 'want{s} to eat some grass'],
   chicken: ['{is} looking for seeds', 'want{s} to find a worm'],
