@@ -208,6 +208,14 @@ export async function run(argv: string[]): Promise<number> {
     const st = readTrainerState<TrainerState>(ck);
     if (extra.length)
       throw new UserError(`${runDir} exists: settings cannot change; use another --name for a new run`, 2);
+    const was = { model: st.config.model.preset, text: st.config.train.text, data: st.config.train.data };
+    if (was.model !== o.model || was.text !== o.text || path.resolve(was.data) !== path.resolve(o.data)) {
+      throw new UserError(
+        `${runDir} holds a ${was.model} run on ${was.text} descriptions of ${was.data}; ` +
+          `use another --name for --model ${o.model} --text ${o.text} --data ${o.data}`,
+        2,
+      );
+    }
     if (!st.finished) {
       say(`training: resuming ${runDir} at step ${st.step}/${st.totalSteps} for up to ${o.minutes} min`);
       summary = await train({ resume: runDir, resumeOverrides: { minutes: o.minutes }, quiet: o.json });

@@ -112,4 +112,7 @@ test('main job: builds scenes, tokenizer, trains, scores; a second run reuses ev
   assert.match(again.training, /^(reused a finished run|resumed at step \d+)$/);
   assert.equal(statSync(path.join(root, 'scenes/manifest.jsonl')).mtimeMs, manifestTime);
   assert.equal(statSync(path.join(root, 'scenes/tokenizer.json')).mtimeMs, tokTime);
+  const other = cli(args.map((a) => (a === 'tiny' ? 'mini' : a)));
+  assert.equal(other.code, 2);
+  assert.match(other.err, /runs\/t holds a tiny run on short descriptions of scenes; use another --name/);
 });
