@@ -213,7 +213,7 @@ NV_CLONES static void sum_chunks(void *vctx, long k0, long k1) {
 static double sum_impl(const float *x, long n, int squares) {
   if (n <= 0) return 0.0;
   long chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
-  double *partial = nv_shared_scratch(NV_SCRATCH_WORK, (size_t)chunks * sizeof(double));
+  double *partial = nv_scratch(NV_SCRATCH_REDUCE, (size_t)chunks * sizeof(double));
   sum_ctx c = {x, n, partial, squares};
   nv_parallel_for(chunks, 2, 1, sum_chunks, &c);
   double s = 0.0;

@@ -1,16 +1,15 @@
 /* Single-precision matrix product, packed and blocked in the usual way (Goto / BLIS):
  *
- *   for jc (NC columns of C)            B block KC×NC lives in L3, packed once, shared by the threads
- *     for pc (KC of the shared k)
- *       pack B[pc.., jc..] into NR-wide panels        (each thread packs some panels, then a barrier)
- *       for ic (MC rows of this thread's range)       A block MC×KC lives in L2
- *         pack A[ic.., pc..] into MR-tall panels
- *         for jr (NR), for ir (MR): micro-kernel       B micro-panel KC×NR stays in L1
+ *   pack all of op(B) into NR-wide panels, one KC block of k after the other     (threads share it out)
+ *   for each unit of C (ru row tiles × cu column panels), claimed by whichever thread is free:
+ *     for pc (KC of k):  pack A[unit rows, pc..] into MR-tall panels             (A block stays in L2)
+ *       for jr (NR), for ir (MR): micro-kernel                                   (B micro-panel in L1)
  *
  * The micro-kernel keeps an MR×NR tile of C in registers: AVX-512 12×32 (24 zmm accumulators), AVX2+FMA
- * 6×16, or portable C 4×16. The kernel is picked at run time from the CPU's features. Threads split the
- * rows of C (sharing packed B) or, when that balances badly, the columns (each packs its own B); both keep
- * the same tile grid and k order, so results do not depend on the thread count. */
+ * 6×16, or portable C 4×16, picked at run time from the CPU's features. Units are handed out from a
+ * counter, not by thread id, so a thread slowed down by other processes just takes fewer; every element
+ * is computed by the same tiles in the same k order whatever the split, so results do not depend on the
+ * thread count. */
 #include <stdatomic.h>
 #include <stdlib.h>
 

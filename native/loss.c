@@ -11,7 +11,7 @@ typedef struct {
   float scale;
 } ce_ctx;
 
-/* Returns logsumexp(x[0..n)) and leaves exp(x - max) in e (if e is not NULL). */
+/* Returns logsumexp(x[0..n)) in double; *mx_out gets the row maximum. */
 NV_CLONES static double log_sum_exp(const float *x, long n, float *mx_out) {
   float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)

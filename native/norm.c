@@ -93,7 +93,7 @@ void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma,
   if (rows <= 0 || cols <= 0) return;
   long block = NV_MAX(1L, 4096L / cols);
   long blocks = (rows + block - 1) / block;
-  float *partial = nv_shared_scratch(NV_SCRATCH_WORK, (size_t)blocks * 2 * cols * sizeof(float));
+  float *partial = nv_scratch(NV_SCRATCH_REDUCE, (size_t)blocks * 2 * cols * sizeof(float));
   ln_ctx c = {.x = x, .gamma = gamma, .dy = dy, .mean = mean, .rstd = rstd, .dx = dx, .dgamma = dgamma,
               .dbeta = dbeta, .partial = partial, .rows = rows, .cols = cols, .block = block};
   nv_parallel_for(blocks, NV_MAX(1L, row_grain(cols) / block), 1, ln_back_blocks, &c);

@@ -243,8 +243,6 @@ void nv_parallel_for(long n, long grain, long align, nv_range_fn fn, void *ctx) 
 /* ---- scratch ---- */
 static _Thread_local void *tl_scratch[NV_SCRATCH_SLOTS];
 static _Thread_local size_t tl_scratch_size[NV_SCRATCH_SLOTS];
-static void *g_scratch[NV_SCRATCH_SLOTS];
-static size_t g_scratch_size[NV_SCRATCH_SLOTS];
 
 static void *grow(void **ptr, size_t *size, size_t bytes) {
   if (bytes <= *size) return *ptr;
@@ -261,5 +259,3 @@ static void *grow(void **ptr, size_t *size, size_t bytes) {
 }
 
 void *nv_scratch(int slot, size_t bytes) { return grow(&tl_scratch[slot], &tl_scratch_size[slot], bytes); }
-
-void *nv_shared_scratch(int slot, size_t bytes) { return grow(&g_scratch[slot], &g_scratch_size[slot], bytes); }
