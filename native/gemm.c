@@ -442,7 +442,7 @@ void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *
   j.kblocks = (k + ar->kc - 1) / ar->kc;
   int T = parallel ? nv_threads() : 1;
   if (2.0 * m * n * k < 1.5e6) T = 1;
-  j.pack_group = T == 1 ? j.nt : NV_MAX(1L, NV_MIN(j.nt, 4L));
+  j.pack_group = T == 1 ? j.nt : NV_MAX(1L, j.nt / (4L * T)); /* several pack units per thread */
   j.pack_groups = (j.nt + j.pack_group - 1) / j.pack_group;
   j.pack_units = j.kblocks * j.pack_groups;
   choose_units(&j, T);
