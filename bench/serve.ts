@@ -28,6 +28,11 @@ const args = parseArgs(process.argv.slice(2), {
     model: { type: 'string', help: 'model folder (default: a fresh tiny model)' },
     'max-requests': { type: 'integer', help: 'stop after this many requests', default: 1_000_000 },
     'bad-share': { type: 'number', help: 'share of bad requests', default: 0.3 },
+    warmup: {
+      type: 'number',
+      help: 'seconds of the same load before measuring (not counted, but checked for 5xx)',
+      default: 0,
+    },
   },
 }).options;
 
@@ -85,7 +90,7 @@ interface Req {
   stream?: boolean;
 }
 
-async function requestKinds(): Promise<{ good: (() => Req)[]; bad: (() => Req)[] }> {
+async function requestKinds(modelId: string): Promise<{ good: (() => Req)[]; bad: (() => Req)[] }> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="224" height="224"><rect width="224" height="224" fill="#8ecae6"/>
     <circle cx="80" cy="120" r="40" fill="#e63946"/><rect x="130" y="60" width="60" height="90" fill="#2a9d8f"/></svg>`;
   const png = Buffer.from(await sharp(Buffer.from(svg)).png().toBuffer());
@@ -104,7 +109,7 @@ async function requestKinds(): Promise<{ good: (() => Req)[]; bad: (() => Req)[]
   });
   const chat = (url: string, extra: Record<string, unknown> = {}) =>
     json({
-      model: 'tiny-vlm',
+      model: modelId,
       messages: [
         {
           role: 'user',
@@ -247,41 +252,21 @@ async function main(): Promise<number> {
     '(loopback, one machine: the clients and the server share its 2 cores with other work, so figures are noisy)',
   );
 
-  const { good, bad } = await requestKinds();
+  const modelId = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0]!
+    .id;
+  const { good, bad } = await requestKinds(modelId);
   const statuses = new Map<string, number>();
   const byKind = new Map<string, Map<string, number>>();
   const latencies: number[] = [];
   const okLatencies: number[] = [];
   const rss: { t: number; bytes: number }[] = [];
   let sent = 0;
-  const t0 = performance.now();
-  const deadline = t0 + args.seconds * 1000;
+  const warmupStatuses = new Map<string, number>();
   const heap: { t: number; used: number; external: number }[] = [];
-  const sampler = setInterval(() => {
-    if (exited === undefined) rss.push({ t: (performance.now() - t0) / 1000, bytes: rssOf(server.pid!) });
-  }, 500);
-  // The server's own view of its memory (V8 heap, buffers), to tell a leak from allocator growth.
-  const heapSampler = setInterval(async () => {
-    try {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
-      heap.push({
-        t: (performance.now() - t0) / 1000,
-        used: read('nodejs_heap_size_used_bytes'),
-        external: read('nodejs_external_memory_bytes'),
-      });
-    } catch {}
-  }, 5000);
+  let t0 = Infinity;
 
-  const count = (kind: string, status: string) => {
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    const k = byKind.get(kind) ?? new Map<string, number>();
-    k.set(status, (k.get(status) ?? 0) + 1);
-    byKind.set(kind, k);
-  };
-
-  async function client(): Promise<void> {
-    while (performance.now() < deadline && sent < args.maxRequests && exited === undefined) {
+  async function client(until: number, record: boolean): Promise<void> {
+    while (performance.now() < until && sent < args.maxRequests && exited === undefined) {
       sent++;
       const isBad = Math.random() < args.badShare;
       const pool = isBad ? bad : good;
@@ -303,12 +288,42 @@ async function main(): Promise<number> {
         status = err.name === 'TimeoutError' ? 'client-timeout' : `network:${err.cause?.code ?? err.name}`;
       }
       const ms = performance.now() - start;
+      if (!record) {
+        warmupStatuses.set(status, (warmupStatuses.get(status) ?? 0) + 1);
+        continue;
+      }
       latencies.push(ms);
       if (status === '200') okLatencies.push(ms);
-      count(req.kind, status);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      const k = byKind.get(req.kind) ?? new Map<string, number>();
+      k.set(status, (k.get(status) ?? 0) + 1);
+      byKind.set(req.kind, k);
     }
   }
-  await Promise.all(Array.from({ length: args.clients }, () => client()));
+
+  if (args.warmup > 0) {
+    console.log(`warming up for ${args.warmup} s (not measured)`);
+    const until = performance.now() + args.warmup * 1000;
+    await Promise.all(Array.from({ length: args.clients }, () => client(until, false)));
+  }
+  t0 = performance.now();
+  const sampler = setInterval(() => {
+    if (exited === undefined) rss.push({ t: (performance.now() - t0) / 1000, bytes: rssOf(server.pid!) });
+  }, 500);
+  // The server's own view of its memory (V8 heap, buffers), to tell a leak from allocator growth.
+  const heapSampler = setInterval(async () => {
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      heap.push({
+        t: (performance.now() - t0) / 1000,
+        used: read('nodejs_heap_size_used_bytes'),
+        external: read('nodejs_external_memory_bytes'),
+      });
+    } catch {}
+  }, 5000);
+  const deadline = t0 + args.seconds * 1000;
+  await Promise.all(Array.from({ length: args.clients }, () => client(deadline, true)));
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   clearInterval(heapSampler);
@@ -331,10 +346,11 @@ async function main(): Promise<number> {
   const first = rss.filter((s) => s.t <= WINDOW_S).map((s) => s.bytes);
   const last = rss.filter((s) => s.t >= seconds - WINDOW_S).map((s) => s.bytes);
   const rssGrowth = (mean(last) - mean(first)) / mean(first);
-  const serverErrors = [...statuses]
+  const everything = [...statuses, ...warmupStatuses];
+  const serverErrors = everything
     .filter(([s]) => /^5\d\d$/.test(s) && s !== '503')
     .reduce((n, [, c]) => n + c, 0);
-  const networkErrors = [...statuses]
+  const networkErrors = everything
     .filter(([s]) => s.startsWith('network:') || s === 'client-timeout')
     .reduce((n, [, c]) => n + c, 0);
   const total = latencies.length;
@@ -378,6 +394,7 @@ async function main(): Promise<number> {
     JSON.stringify({
       bench: 'serve',
       clients: args.clients,
+      warmup_seconds: args.warmup,
       seconds: Number(seconds.toFixed(1)),
       requests: total,
       requests_per_second: Number((total / seconds).toFixed(1)),

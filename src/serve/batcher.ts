@@ -132,13 +132,12 @@ export class Batcher {
     }
   }
 
-  /** Refuses new requests, answers the waiting ones with 503, and resolves when the running batch ends. */
+  /**
+   * Refuses new requests and resolves once every accepted one (running or waiting) is done. To cut it
+   * short, abort the requests' signals: waiting ones leave the queue, running rows stop.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.queue.splice(0)) {
-      w.detach();
-      w.reject(new HttpError(503, 'the server is shutting down', { headers: { 'Retry-After': '5' } }));
-    }
-    await this.running;
+    while (this.running) await this.running;
   }
 }

@@ -54,7 +54,7 @@ export interface RunningServer {
   port: number;
   server: http.Server;
   ctx: ServeContext;
-  /** Stops taking requests, lets running ones finish (at most graceMs, then they get a 503), closes. */
+  /** Stops taking requests, lets accepted ones finish (at most graceMs, then they get a 503), closes. */
   close(graceMs?: number): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ let png: Buffer<ArrayBuffer>;
 before(async () => {
   model = await saveTinyModel();
   // A wide batching window so the concurrent requests below deterministically share a batch.
-  server = await serveTiny(model.dir, { batchWindowMs: 150, maxBatch: 8 });
+  server = await serveTiny(model.dir, { batchWindowMs: 250, maxBatch: 8 });
   png = await samplePng();
 });
 after(async () => {

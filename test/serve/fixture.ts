@@ -7,8 +7,7 @@ import { configFor, createModel, saveModel, type ModelConfig } from '../../src/m
 import { startServer, type RunningServer, type ServeOptions } from '../../src/serve/index.ts';
 import { loadModel } from '../../src/model/index.ts';
 import { loadImage } from '../../src/data/image.ts';
-import { sceneAt } from '../../src/data/scenes/layout.ts';
-import { renderScenePng } from '../../src/data/scenes/render.ts';
+import { renderScenePng, sceneAt } from '../../src/data/scenes/index.ts';
 import type { Scene } from '../../src/data/scenes/types.ts';
 import { AdamW } from '../../src/nn/index.ts';
 import { Tensor } from '../../src/tensor/tensor.ts';

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import OpenAI from 'openai';
 import type { RunningServer } from '../../src/serve/index.ts';
 import { metric, samplePng, saveTinyModel, serveTiny, type TinyModel } from './fixture.ts';
 
@@ -154,6 +155,35 @@ test('time-outs and disconnects stop a running generation', async () => {
       );
       assert.equal(events.at(-1)!.event, 'error');
       assert.ok(events.length - 1 < LONG);
+      // The OpenAI client sees the time-out mid-stream as an error, and a plain one as a 503.
+      const client = new OpenAI({ baseURL: `${short.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const chat = {
+        model: 'tiny-vlm',
+        messages: [
+          {
+            role: 'user' as const,
+            content: [
+              {
+                type: 'image_url' as const,
+                image_url: { url: `data:image/png;base64,${png.toString('base64')}` },
+              },
+            ],
+          },
+        ],
+        max_tokens: LONG,
+        temperature: 0,
+      };
+      const stream = await client.chat.completions.create({ ...chat, stream: true });
+      await assert.rejects(
+        (async () => {
+          for await (const _ of stream);
+        })(),
+        /took longer than the server's limit/,
+      );
+      await assert.rejects(
+        client.chat.completions.create(chat),
+        (e: unknown) => e instanceof OpenAI.APIError && e.status === 503,
+      );
     } finally {
       await short.close();
     }
