@@ -106,3 +106,22 @@ test('a broken upload shows the server error on the page', async () => {
   assert.equal(await page.isDisabled('#describe'), false);
   await page.close();
 });
+
+test('dropping an image onto the page works too', async () => {
+  const page = await browser.newPage();
+  await page.goto(server.url);
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+    document
+      .getElementById('drop')!
+      .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, model.images[1]!.toString('base64'));
+  await page.waitForSelector('#drop img[alt="dropped.png"]');
+  await page.click('#describe');
+  await page.waitForSelector('#output[data-done="true"]', { timeout: 15_000 });
+  assert.ok((await page.textContent('#output'))!.length > 0);
+  assert.equal(await page.isVisible('#error'), false);
+  await page.close();
+});
