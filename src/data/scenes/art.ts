@@ -80,6 +80,8 @@ function hslToRgb(h: number, s: number, l: number): [number, number, number] {
   return [r1 + m, g1 + m, b1 + m];
 }
 
+/** Pixels within this many degrees of the main hue take the tint. */
+const HUE_WINDOW = 45;
 const hueDistance = (a: number, b: number) => Math.min(Math.abs(a - b), 360 - Math.abs(a - b));
 
 /**
@@ -108,7 +110,7 @@ function applyTint(r: Raster, tint: string): void {
   for (let i = 0; i < d.length; i += 4) {
     if (d[i + 3]! < 128) continue;
     const [h, s, l] = px(i);
-    if (s > 0.3 && hueDistance(h, mainHue) < 35) {
+    if (s > 0.3 && hueDistance(h, mainHue) < HUE_WINDOW) {
       lightSum += l;
       n++;
     }
@@ -118,8 +120,10 @@ function applyTint(r: Raster, tint: string): void {
     const alpha = d[i + 3]!;
     if (alpha === 0) continue;
     const [h, s, l] = px(i);
-    if (s <= 0.3 || hueDistance(h, mainHue) >= 35) continue;
-    const [nr, ng, nb] = hslToRgb(target.hue + (h - mainHue) * 0.3, s, Math.min(0.97, Math.max(0.05, l + lightShift)));
+    if (s <= 0.3 || hueDistance(h, mainHue) >= HUE_WINDOW) continue;
+    // Muted artwork (the purple umbrella) would give a brownish orange: make the new colour vivid.
+    const vivid = s + (1 - s) * 0.45;
+    const [nr, ng, nb] = hslToRgb(target.hue + (h - mainHue) * 0.3, vivid, Math.min(0.97, Math.max(0.05, l + lightShift)));
     const a = alpha / 255;
     d[i] = Math.round(nr * 255 * a);
     d[i + 1] = Math.round(ng * 255 * a);

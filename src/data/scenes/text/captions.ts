@@ -69,9 +69,11 @@ function timeSuffix(rng: Rng, s: Scene): string | null {
   return opts.length ? rng.pick(opts) : null;
 }
 
-function adultNoun(rng: Rng, r: Ref, colour: boolean): { text: string; plural: boolean } {
+/** A thing as an adult names it; one piece of a mass noun may be named bare ("bread", "grapes"). */
+function adultNoun(rng: Rng, r: Ref, colour: boolean, bareMass = rng.next() < 0.25): { text: string; plural: boolean } {
   const adj = colour && r.colour ? `${r.colour} ` : '';
   const n = r.g.count;
+  if (r.t.unit && n === 1 && bareMass) return { text: `${adj}${r.t.name}`, plural: r.t.pluralName };
   if (r.t.unit) {
     const text = n === 1 ? `${r.t.unit.one} ${adj}${r.t.name}` : `${NUMBER_WORDS[n]} ${r.t.unit.many} ${adj}${r.t.name}`;
     return { text, plural: n > 1 };
@@ -211,7 +213,7 @@ export function captions(rng: Rng, scene: Scene): string[] {
   // Rarely the draws above give fewer than five (crowded scenes make long captions): add plain ones,
   // shortest form first, with a prefix when they would be too short.
   for (let k = 0; out.length < 5; k++) {
-    const list = joinList(null, rng.shuffle(refs.slice()).map((r) => adultNoun(rng, r, false).text));
+    const list = joinList(null, rng.shuffle(refs.slice()).map((r) => adultNoun(rng, r, false, k > 20).text));
     const where = SETTING[scene.background]!.on;
     let c = `${list} ${where[k % where.length]}`;
     if (c.split(' ').length < 8) c = `${PREFIXES[k % PREFIXES.length]} ${c}`;
