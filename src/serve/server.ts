@@ -80,17 +80,16 @@ const ROUTES: Record<string, string> = {
 export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions = {}): Promise<RunningServer> {
   const o = { ...SERVE_DEFAULTS, ...opts };
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  let metrics: Metrics | undefined;
+  const metrics = new Metrics({
+    queueLength: () => batcher.queueLength,
+    queueCapacity: o.maxQueue,
+    generating: () => batcher.generatingCount,
+  });
   const batcher = new Batcher(vlm, {
     maxBatch: o.maxBatch,
     maxQueue: o.maxQueue,
     batchWindowMs: o.batchWindowMs,
-    onBatch: (size, tokens, ms) => metrics!.batch(size, tokens, ms),
-  });
-  metrics = new Metrics({
-    queueLength: () => batcher.queueLength,
-    queueCapacity: o.maxQueue,
-    generating: () => batcher.generatingCount,
+    onBatch: (size, tokens, ms) => metrics.batch(size, tokens, ms),
   });
   const ctx: ServeContext = {
     vlm,
@@ -137,7 +136,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
           max_new_tokens: ctx.limits.maxNewTokens,
         });
       case '/metrics': {
-        const text = metrics!.render();
+        const text = metrics.render();
         res.writeHead(200, {
           'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
           'Cache-Control': 'no-store',
@@ -170,7 +169,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
       clearTimeout(timer);
       active.delete(ac);
       if (!res.writableFinished) ac.abort(new ClientGone());
-      metrics!.request(
+      metrics.request(
         routeLabel,
         res.writableFinished ? res.statusCode : 499,
         (performance.now() - t0) / 1000,
@@ -212,6 +211,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     async close(graceMs = 10_000) {
       if (closing) return;
       closing = true;
+      const deadline = Date.now() + Math.max(0, graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => {
@@ -220,7 +220,6 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
       }, graceMs);
       await batcher.close();
       // Give the last answers a moment to be written, then drop what is left.
-      const deadline = Date.now() + Math.max(0, graceMs);
       while (active.size > 0 && Date.now() < deadline + 1000) await new Promise((r) => setTimeout(r, 20));
       clearTimeout(force);
       server.closeAllConnections();
