@@ -83,11 +83,8 @@ function adultNoun(rng: Rng, r: Ref, colour: boolean, bareMass = rng.next() < 0.
     return { text: `${article(core)} ${core}`, plural: false };
   }
   const core = `${adj}${r.t.plural}`;
-  const text = chooseWeighted(rng, [
-    [4, `${NUMBER_WORDS[n]} ${core}`],
-    [1, n === 2 ? `a pair of ${core}` : `a group of three ${core}`],
-  ]);
-  return { text, plural: true };
+  if (rng.next() < 0.2) return { text: n === 2 ? `a pair of ${core}` : `a group of three ${core}`, plural: false };
+  return { text: `${NUMBER_WORDS[n]} ${core}`, plural: true };
 }
 
 function participle(r: Ref, plural: boolean): string[] {
@@ -104,7 +101,11 @@ function participle(r: Ref, plural: boolean): string[] {
       if (['boat', 'duck', 'swan'].includes(n)) return ['floating'];
       return ['swimming'];
     case 'ground':
-      if (r.t.kind === 'animal') return plural ? ['standing', 'gathered'] : ['standing', 'sitting'];
+      if (r.t.kind === 'animal') {
+        const legless = ['snake', 'snail', 'fish', 'whale', 'dolphin', 'shark', 'octopus'].includes(n);
+        return legless ? ['lying', 'resting'] : plural ? ['standing', 'gathered', 'resting'] : ['standing', 'resting'];
+      }
+      if (r.t.kind === 'place') return ['standing'];
       if (r.t.kind === 'vehicle') return ['parked', 'stopped'];
       if (r.t.kind === 'nature' && n !== 'fire' && n !== 'snowman') return ['growing'];
       if (n === 'fire') return ['burning'];
@@ -179,7 +180,7 @@ function positioned(rng: Rng, s: Scene, refs: Ref[], nouns: string[]): string | 
     const depth = r.g.depth === 'far' ? ' in the background' : r.g.depth === 'near' ? ' in the foreground' : '';
     return `${nouns[i]} ${pos}${rng.next() < 0.5 ? depth : ''}`;
   });
-  return `${joinList(null, parts)} ${rng.pick(['of', 'in'])} ${rng.pick(SETTING[s.background]!.np)}`;
+  return `${joinList(null, parts)} ${rng.pick(SETTING[s.background]!.on)}`;
 }
 
 /** "a dog next to two balls on a grassy field, with a tree". */

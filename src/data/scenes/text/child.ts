@@ -131,7 +131,8 @@ class Writer {
         if (SWIMMERS.has(n)) return ['swim{s}', '{is} swimming'];
         return ['{is}'];
       case 'ground':
-        if (r.t.kind === 'animal') return ['{is}', 'sit{s}', '{is} sitting', '{is} waiting'];
+        // The artwork does not show whether an animal sits or stands: say neither.
+        if (r.t.kind === 'animal') return ['{is}', '{is} waiting', '{is} resting', 'stay{s}'];
         if (r.t.kind === 'vehicle') return ['{is}', '{is} parked', 'wait{s}'];
         if (r.t.kind === 'place') return ['{is}', 'stand{s}'];
         if (n === 'fire') return ['{is}', 'burn{s}'];
