@@ -192,7 +192,7 @@ test('generateScenes writes the dataset folder; worker threads give the same byt
   }
 });
 
-test('generateScenes refuses bad options and never writes into a folder with other files', async () => {
+test('generateScenes refuses bad options and replaces only its own earlier output unless told', async () => {
   const dir = tmp();
   try {
     const busy = path.join(dir, 'busy');
@@ -207,11 +207,13 @@ test('generateScenes refuses bad options and never writes into a folder with oth
     const file = path.join(dir, 'file');
     writeFileSync(file, '');
     await assert.rejects(generateScenes({ out: file, count: 5 }), /not a folder/);
-    // Overwriting an earlier data set replaces it whole.
+    // An earlier scenes data set is replaced whole; any other folder only when asked.
     const ds = path.join(dir, 'ds');
     await generateScenes({ out: ds, count: 12, seed: 1, workers: 0 });
-    await generateScenes({ out: ds, count: 3, seed: 2, workers: 0, overwrite: true });
+    await generateScenes({ out: ds, count: 3, seed: 2, workers: 0 });
     assert.equal(readdirSync(path.join(ds, 'images')).length, 3);
+    await generateScenes({ out: busy, count: 2, seed: 2, workers: 0, overwrite: true });
+    assert.deepEqual(readdirSync(busy).sort(), ['images', 'info.json', 'manifest.jsonl']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
  * (`manifest.jsonl` + `images/000001.png` ...) of composed 224×224 pictures with five adult captions, a
  * ShortDesc and a LongDesc each, rendering on worker threads; the same seed gives the same bytes.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,18 +23,32 @@ export { describeScene } from './text/index.ts';
 export { LENGTH_RULES, meetsLengthRule, isFamiliarWord, type TextStats } from './measure.ts';
 
 export interface GenerateOptions {
-  /** Dataset folder to write; must not exist yet or be empty, unless `overwrite`. */
+  /**
+   * Dataset folder to write. It must not exist, be empty, or be an earlier scenes data set (which is
+   * replaced whole once the new one is complete); any other folder is refused unless `overwrite`.
+   */
   out: string;
   count: number;
   seed?: number;
   /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
-  /** Replace an existing non-empty folder (it is swapped out only when the new one is complete). */
+  /** Replace any existing folder (it is swapped out only when the new one is complete). */
   overwrite?: boolean;
 }
 
 export const MAX_SCENES = 999_999;
+
+const SOURCE = 'nanovlm built-in scenes';
+
+/** A folder an earlier generateScenes wrote (its info.json says so): safe to replace with a new build. */
+function isScenesFolder(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'info.json'), 'utf8')).source === SOURCE;
+  } catch {
+    return false;
+  }
+}
 
 function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
   if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_SCENES) {
@@ -52,7 +66,7 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
   if (!o.out) throw new UserError('scenes: an output folder is required');
   if (existsSync(o.out)) {
     if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
-    if (readdirSync(o.out).length > 0 && !o.overwrite) {
+    if (readdirSync(o.out).length > 0 && !o.overwrite && !isScenesFolder(o.out)) {
       throw new UserError(`${o.out}: folder exists and is not empty; choose a new folder or allow overwriting it`);
     }
   }
@@ -97,7 +111,7 @@ export async function generateScenes(
       closeSync(manifest);
     }
     const info = {
-      source: 'nanovlm built-in scenes',
+      source: SOURCE,
       seed,
       count: total,
       splits: { train: 0.88, val: 0.1, test: 0.02, block: SPLIT_BLOCK },
