@@ -4,6 +4,10 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdio.h>
+#include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "common.h"
 
@@ -521,7 +525,23 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   return js_isa(env, info);
 }
 
+/* A training step allocates ~100 MB of fresh tensors (V8 backs them with calloc). By default glibc hands
+ * every buffer above 128 KB-32 MB its own mmap and unmaps it on free, so each step pays ~30K page faults
+ * (the kernel zeroing pages one at a time). Keeping such buffers in the heap and not trimming it lets
+ * them be reused: measured 12% less CPU per GPT training step on 2 threads (page faults serialise
+ * on the address-space lock). NANOVLM_MALLOC_TUNE=0 leaves glibc alone. */
+static void tune_malloc(void) {
+#if defined(__GLIBC__)
+  const char *env = getenv("NANOVLM_MALLOC_TUNE");
+  if (env && strcmp(env, "0") == 0) return;
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024); /* glibc's upper limit on 64-bit */
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  tune_malloc();
   static const struct {
     const char *name;
     napi_callback fn;
