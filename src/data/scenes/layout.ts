@@ -88,7 +88,9 @@ function placeInZone(rng: Rng, geo: Geometry, zone: Zone, t: Thing, depth: numbe
   switch (zone) {
     case 'ground': {
       const size = clampSize((100 - 62 * depth) * s);
-      const bottom = SIZE - 5 - (SIZE - 5 - (geo.horizon + 12)) * depth;
+      // On a beach the ground (sand) starts at the shore, below the water.
+      const groundTop = geo.shore || geo.horizon;
+      const bottom = SIZE - 5 - (SIZE - 5 - (groundTop + 12)) * depth;
       const y = Math.max(size / 2 + 2, bottom - size * 0.46);
       return { y, size, depth };
     }

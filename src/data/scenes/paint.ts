@@ -25,7 +25,7 @@ function mix(a: string, b: string, t: number): string {
 /** Per-channel light of the time of day, applied to ground colours and to the drawn things. */
 export function lightOf(time: TimeOfDay, outdoor: boolean): [number, number, number] {
   if (!outdoor || time === 'day') return [1, 1, 1];
-  return time === 'evening' ? [1, 0.86, 0.74] : [0.5, 0.56, 0.78];
+  return time === 'evening' ? [1, 0.86, 0.74] : [0.62, 0.66, 0.86];
 }
 function lit(c: string, light: readonly number[]): string {
   const [r, g, b] = hex(c);

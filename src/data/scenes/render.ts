@@ -10,6 +10,9 @@ import type { Scene } from './types.ts';
 // Sizes are rounded to this step so the icon cache stays small (at most ~30 sizes per icon).
 const SIZE_STEP = 4;
 const WEATHER_VARIANTS = 6;
+// Things that shine keep their colour at dusk and at night.
+const GIVES_LIGHT = new Set(['sun', 'moon', 'star', 'fire', 'candle']);
+const FULL_LIGHT: [number, number, number] = [1, 1, 1];
 const weatherCache = new Map<string, Raster>();
 
 function weatherLayer(kind: 'rainy' | 'snowy', variant: number): Raster {
@@ -32,7 +35,8 @@ export function renderSceneRgba(scene: Scene): Raster {
   for (const { group, item } of paintOrder(scene)) {
     const size = Math.max(SIZE_STEP, Math.round(item.size / SIZE_STEP) * SIZE_STEP);
     const icon = iconRaster(group.icon, size, group.tint, item.flip);
-    composite(canvas, icon, Math.round(item.x - size / 2), Math.round(item.y - size / 2), light);
+    const shade = GIVES_LIGHT.has(group.name) ? FULL_LIGHT : light;
+    composite(canvas, icon, Math.round(item.x - size / 2), Math.round(item.y - size / 2), shade);
   }
   if (scene.weather === 'rainy' || scene.weather === 'snowy') {
     composite(canvas, weatherLayer(scene.weather, rng.int(WEATHER_VARIANTS)), 0, 0);
