@@ -217,7 +217,9 @@ export async function run(argv: string[]): Promise<number> {
       );
     }
     if (!st.finished) {
-      say(`training: resuming ${runDir} at step ${st.step}/${st.totalSteps} for up to ${o.minutes} min`);
+      say(
+        `training: resuming ${runDir} at step ${st.step}/${st.totalSteps ?? '?'} for up to ${o.minutes} min`,
+      );
       summary = await train({ resume: runDir, resumeOverrides: { minutes: o.minutes }, quiet: o.json });
       trainNote = `resumed at step ${st.step}`;
     } else if (o.extend) {
@@ -228,7 +230,7 @@ export async function run(argv: string[]): Promise<number> {
       const stepsPerMin = (rate * 60) / (st.config.train.batchSize * st.config.train.gradAccum);
       if (!(stepsPerMin > 0))
         throw new UserError(`${runDir}/metrics.jsonl: no speed measurements to size the extension`);
-      const steps = st.totalSteps + Math.max(1, Math.floor(stepsPerMin * o.minutes * 0.95));
+      const steps = (st.totalSteps ?? st.step) + Math.max(1, Math.floor(stepsPerMin * o.minutes * 0.95));
       say(`training: extending ${runDir} from step ${st.step} to ${steps} (about ${o.minutes} min)`);
       summary = await train({
         resume: runDir,

@@ -54,12 +54,15 @@ import {
 import { StopSignal } from './signals.ts';
 
 export const STATE_VERSION = 1;
+/** The schedule length of a time-budget run before it is fitted: no end yet. */
+const UNFITTED = Number.MAX_SAFE_INTEGER;
 
 /** What `trainer_state.json` holds besides the model folder and the optimizer file. */
 export interface TrainerState {
   version: number;
   step: number;
-  totalSteps: number;
+  /** Optimizer steps of the schedule; null while a time-budget run has not fitted it yet. */
+  totalSteps: number | null;
   epoch: number;
   samplesSeen: number;
   loader: LoaderState;
@@ -251,15 +254,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   });
   const perEpoch = stepsPerEpoch(trainLoader, tc.gradAccum);
   let totalSteps: number;
-  let timeFitted = false;
   if (tc.steps > 0) totalSteps = tc.steps;
   else if (tc.epochs > 0) totalSteps = tc.epochs * perEpoch;
-  else if (tc.minutes > 0) {
-    // Fitted to the time budget once the warm-up has been timed (see below); a provisional bound until then.
-    totalSteps = state?.totalSteps ?? Number.MAX_SAFE_INTEGER;
-    timeFitted = !state;
-  } else totalSteps = DEFAULT_EPOCHS * perEpoch;
-  if (state && tc.steps === 0 && tc.epochs === 0) totalSteps = state.totalSteps;
+  // Fitted to the time budget once some steps have been timed (see the loop); unbounded until then.
+  else if (tc.minutes > 0) totalSteps = state?.totalSteps ?? UNFITTED;
+  else totalSteps = DEFAULT_EPOCHS * perEpoch;
+  const timeFitted = totalSteps === UNFITTED;
 
   let step = 0;
   let samplesSeen = 0;
@@ -298,7 +298,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const saveState = (finished: boolean): TrainerState => ({
     version: STATE_VERSION,
     step,
-    totalSteps,
+    totalSteps: totalSteps === UNFITTED ? null : totalSteps,
     epoch: trainLoader.state().epoch,
     samplesSeen,
     loader: trainLoader.state(),
@@ -366,8 +366,10 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const stop = new StopSignal(opts.handleSignals ?? true, say);
   const budgetMs = tc.minutes > 0 ? tc.minutes * 60_000 : Infinity;
   const startStep = step;
+  const calibrateAt = Math.max(5, Math.min(tc.warmupSteps, 30));
   const progressOpts = {
-    total: Math.min(totalSteps, 1e12) - startStep,
+    // Until the schedule is fitted to the budget, the bar runs to the step where that happens.
+    total: (timeFitted ? startStep + calibrateAt : totalSteps) - startStep,
     label: 'train',
     unit: 'step',
     stream: opts.stream,
@@ -382,7 +384,6 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   let consecutiveBad = 0;
   let loopStart = performance.now();
   let stepMsEstimate = 0;
-  const calibrateAt = Math.max(5, Math.min(tc.warmupSteps, 30));
   let fit: { step: number; time: number; check: number } | null = null;
   model.train();
   try {
@@ -499,8 +500,9 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       }
       if (!savedBest && tc.saveEvery > 0 && step % tc.saveEvery === 0 && step < totalSteps)
         await checkpoint();
+      if (step % tc.logEvery !== 0) rate = winSamples / Math.max((performance.now() - winStart) / 1000, 1e-9);
       progress.update(step - startStep, {
-        step: `${step}/${totalSteps}`,
+        step: `${step}/${totalSteps === UNFITTED ? '?' : totalSteps}`,
         epoch: trainLoader.state().epoch + 1,
         loss: stepLoss.toFixed(3),
         lr: lr.toExponential(2),
@@ -548,7 +550,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     checkpoint: last,
     best: bestCheckpoint(runDir),
     step,
-    totalSteps,
+    totalSteps: totalSteps === UNFITTED ? step : totalSteps,
     epoch: trainLoader.state().epoch,
     samplesSeen,
     trainLoss: lastLoss,

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { train } from '../../src/train/trainer.ts';
+import { train, type TrainerState } from '../../src/train/trainer.ts';
+import { readTrainerState, resolveCheckpoint } from '../../src/train/checkpoint.ts';
 import { resolveConfig } from '../../src/train/config.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
 import { makeDataset } from './fixture.ts';
@@ -82,4 +83,37 @@ test('resume refuses settings that would change the run', async () => {
     train({ resume: path.join(root, 'a'), resumeOverrides: { lr: 0.5 }, quiet: true, handleSignals: false }),
     /--lr cannot change when resuming/,
   );
+});
+
+test('a time-budget run stopped before its schedule was fitted fits it after resuming', async () => {
+  const timed = resolveConfig({
+    model: 'tiny',
+    overrides: [
+      ['data', data],
+      ['batchSize', '6'],
+      ['minutes', '30'],
+      ['warmupSteps', '5'],
+      ['evalEvery', '0'],
+      ['samples', '0'],
+    ],
+  });
+  const run = path.join(root, 'timed');
+  const first = await train({
+    config: timed,
+    runDir: run,
+    quiet: true,
+    handleSignals: false,
+    hooks: { shouldStop: (s) => s === 2 },
+  });
+  assert.equal(first.step, 2);
+  assert.equal(readTrainerState<TrainerState>(resolveCheckpoint(run)).totalSteps, null);
+  const second = await train({
+    resume: run,
+    quiet: true,
+    handleSignals: false,
+    hooks: { shouldStop: (s) => s === 8 },
+  });
+  assert.equal(second.step, 8);
+  const fitted = readTrainerState<TrainerState>(resolveCheckpoint(run)).totalSteps;
+  assert.ok(fitted !== null && fitted > 8, `fitted ${fitted}`);
 });
