@@ -136,7 +136,7 @@ function placeGroup(
   count: number,
   slot: 'left' | 'middle' | 'right',
   placed: Placed[],
-): Item[] {
+): { items: Item[]; hidden: number } {
   let best: Item[] = [];
   let bestOverlap = Infinity;
   for (let attempt = 0; attempt < 48; attempt++) {
@@ -197,7 +197,7 @@ function placeGroup(
     i.size = Math.round(i.size);
     i.depth = Math.round(i.depth * 1000) / 1000;
   }
-  return best;
+  return { items: best, hidden: bestOverlap };
 }
 
 /** Which third a group is in; `across` when its copies spread beyond one. */
@@ -259,10 +259,15 @@ export function sceneAt(seed: number, index: number): Scene {
   const groups: Group[] = kinds.map((t, gi) => {
     const zones = t.zones.filter((z) => spec.zones.includes(z));
     const zone = zones.length > 1 && rng.next() < 0.4 ? zones[1 + rng.int(zones.length - 1)]! : zones[0]!;
-    const count = Math.min(t.maxCount, 1 + ['1', '2', '3'].indexOf(weighted(rng, { '1': 45, '2': 30, '3': 25 })));
+    let count = Math.min(t.maxCount, 1 + ['1', '2', '3'].indexOf(weighted(rng, { '1': 45, '2': 30, '3': 25 })));
     const tint = t.tints.length ? rng.pick(t.tints) : null;
     const slot = gi < 3 ? slots[gi]! : rng.pick(slots);
-    const items = placeGroup(rng, geo, t, zone, count, slot, placed);
+    let { items, hidden } = placeGroup(rng, geo, t, zone, count, slot, placed);
+    // A crowded picture gets fewer copies rather than copies hidden behind others (the count is what we draw).
+    while (hidden > 0.5 && count > 1) {
+      count--;
+      ({ items, hidden } = placeGroup(rng, geo, t, zone, count, slot, placed));
+    }
     placed.push(...items.map((item) => ({ item, zone })));
     return {
       name: t.name,
