@@ -197,6 +197,12 @@ export async function run(argv: string[]): Promise<number> {
         ['text', o.text],
         ['minutes', String(o.minutes)],
         ['seed', String(o.seed)],
+        // A run of a few hundred steps: a short warm-up, and validations/checkpoints every few minutes
+        // that cost a small share of the budget. Any of these can be overridden with --key=value.
+        ['warmupSteps', '30'],
+        ['evalEvery', '60'],
+        ['evalSamples', '160'],
+        ['saveEvery', '60'],
         ...extra,
       ],
     });
