@@ -6,7 +6,9 @@ const [name, ...rest] = process.argv.slice(2);
 const candidates = [`bench/${name}.ts`, `bench/${name}/index.ts`];
 const file = name && candidates.find((f) => existsSync(f));
 if (!file) {
-  const all = readdirSync('bench').map((f) => f.replace(/\.ts$/, '')).filter((f) => !f.startsWith('_'));
+  const all = readdirSync('bench')
+    .map((f) => f.replace(/\.ts$/, ''))
+    .filter((f) => !f.startsWith('_'));
   console.error(`usage: npm run bench -- NAME   (one of: ${all.join(', ')})`);
   process.exit(2);
 }

@@ -57,7 +57,8 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number |
     case 'number':
     case 'integer': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got "${raw}"`, 2);
+      if (raw.trim() === '' || !Number.isFinite(n))
+        throw new UserError(`--${name}: expected a number, got "${raw}"`, 2);
       if (spec.type === 'integer' && !Number.isInteger(n))
         throw new UserError(`--${name}: expected an integer, got "${raw}"`, 2);
       return n;
@@ -93,7 +94,12 @@ export function parseArgs<S extends Schema>(argv: string[], spec: CommandSpec<S>
     let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     let raw: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     let opt = spec.options[name];
-    if (!opt && name.startsWith('no-') && spec.options[name.slice(3)]?.type === 'boolean' && raw === undefined) {
+    if (
+      !opt &&
+      name.startsWith('no-') &&
+      spec.options[name.slice(3)]?.type === 'boolean' &&
+      raw === undefined
+    ) {
       name = name.slice(3);
       opt = spec.options[name];
       raw = 'false';
@@ -110,7 +116,8 @@ export function parseArgs<S extends Schema>(argv: string[], spec: CommandSpec<S>
       if (opt.type === 'boolean') raw = 'true';
       else {
         const next = argv[i + 1];
-        if (next === undefined || next.startsWith('--')) throw new UserError(`--${name}: a value is required`, 2);
+        if (next === undefined || next.startsWith('--'))
+          throw new UserError(`--${name}: a value is required`, 2);
         raw = next;
         i++;
       }
@@ -139,7 +146,8 @@ export function formatHelp(spec: CommandSpec<Schema>): string {
     lines.push(`  --${name}${value}`.padEnd(34) + ` ${opt.help}${def}`);
   }
   lines.push(`  --help`.padEnd(34) + ' show this help');
-  if (spec.allowExtra) lines.push('', '  --key=value                       override a config field (type-checked)');
+  if (spec.allowExtra)
+    lines.push('', '  --key=value                       override a config field (type-checked)');
   return lines.join('\n');
 }
 
@@ -147,7 +155,11 @@ export function formatHelp(spec: CommandSpec<Schema>): string {
  * Applies `key=value` overrides to a config object, keeping each field's type. Unknown keys and wrong
  * types are rejected with a message naming the key. Nested fields use dots: `optim.lr=3e-4`.
  */
-export function applyOverrides<T extends object>(config: T, overrides: [string, string][], where = 'config'): T {
+export function applyOverrides<T extends object>(
+  config: T,
+  overrides: [string, string][],
+  where = 'config',
+): T {
   const out = structuredClone(config) as Record<string, unknown>;
   for (const [key, raw] of overrides) {
     const parts = key.split('.');
@@ -165,13 +177,20 @@ export function applyOverrides<T extends object>(config: T, overrides: [string, 
     const current = obj[field];
     if (typeof current === 'number') {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new UserError(`${where}: ${key} must be a number, got "${raw}"`, 2);
-      if (Number.isInteger(current) && !Number.isInteger(n) && !/[.eE]/.test(String(current)) && /^(n_|num|max|batch|steps|seed)/.test(last)) {
+      if (raw.trim() === '' || !Number.isFinite(n))
+        throw new UserError(`${where}: ${key} must be a number, got "${raw}"`, 2);
+      if (
+        Number.isInteger(current) &&
+        !Number.isInteger(n) &&
+        !/[.eE]/.test(String(current)) &&
+        /^(n_|num|max|batch|steps|seed)/.test(last)
+      ) {
         throw new UserError(`${where}: ${key} must be an integer, got "${raw}"`, 2);
       }
       obj[field] = n;
     } else if (typeof current === 'boolean') {
-      if (!['true', 'false'].includes(raw)) throw new UserError(`${where}: ${key} must be true or false, got "${raw}"`, 2);
+      if (!['true', 'false'].includes(raw))
+        throw new UserError(`${where}: ${key} must be true or false, got "${raw}"`, 2);
       obj[field] = raw === 'true';
     } else if (typeof current === 'string' || current === null) {
       obj[field] = raw;

@@ -1,9 +1,18 @@
 import { UserError } from '../util/errors.ts';
 
 /** Each command lives in its own file and exports `run(argv): Promise<number>`; loaded on demand. */
-const commands: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }> = {
-  main: { summary: 'set up and run the whole pipeline on the built-in data', load: () => import('./main-job.ts') },
-  data: { summary: 'build, import and describe datasets (scenes, coco, describe)', load: () => import('./data.ts') },
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
+> = {
+  main: {
+    summary: 'set up and run the whole pipeline on the built-in data',
+    load: () => import('./main-job.ts'),
+  },
+  data: {
+    summary: 'build, import and describe datasets (scenes, coco, describe)',
+    load: () => import('./data.ts'),
+  },
   tokenizer: { summary: 'train a byte-level BPE tokenizer', load: () => import('./tokenizer.ts') },
   info: { summary: 'parameter counts and FLOPs of a model preset', load: () => import('./info.ts') },
   train: { summary: 'train a model', load: () => import('./train.ts') },
@@ -14,7 +23,12 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
 
 function usage(): string {
   const rows = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
-  return ['usage: nanovlm <command> [options]   (nanovlm <command> --help for details)', '', 'commands:', ...rows].join('\n');
+  return [
+    'usage: nanovlm <command> [options]   (nanovlm <command> --help for details)',
+    '',
+    'commands:',
+    ...rows,
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -24,9 +24,20 @@ export interface Backend {
    * beta = 0 must overwrite C even if it holds NaN.
    */
   gemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    alpha: number, a: F, b: F, beta: number, c: F,
-    batch: number, strideA: number, strideB: number, strideC: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: F,
+    b: F,
+    beta: number,
+    c: F,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    strideC: number,
   ): void;
 
   /** y[r, c] += bias[c] for a rows×cols y. */
@@ -47,7 +58,16 @@ export interface Backend {
   layerNorm(x: F, gamma: F, beta: F, y: F, mean: F, rstd: F, rows: number, cols: number, eps: number): void;
   /** Accumulates dx, dgamma, dbeta. */
   layerNormBackward(
-    dy: F, x: F, gamma: F, mean: F, rstd: F, dx: F, dgamma: F, dbeta: F, rows: number, cols: number,
+    dy: F,
+    x: F,
+    gamma: F,
+    mean: F,
+    rstd: F,
+    dx: F,
+    dgamma: F,
+    dbeta: F,
+    rows: number,
+    cols: number,
   ): void;
 
   /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
@@ -66,10 +86,23 @@ export interface Backend {
    * Returns the number of rows that were not ignored. Targets outside [0, vocab) (other than the
    * ignore index) are a caller error checked by the op front.
    */
-  crossEntropy(logits: F, targets: Int32Array, losses: F, rows: number, vocab: number, ignoreIndex: number): number;
+  crossEntropy(
+    logits: F,
+    targets: Int32Array,
+    losses: F,
+    rows: number,
+    vocab: number,
+    ignoreIndex: number,
+  ): number;
   /** dlogits[r] += scale * (softmax(logits[r]) - onehot(targets[r])), skipping ignored rows. */
   crossEntropyBackward(
-    logits: F, targets: Int32Array, dlogits: F, rows: number, vocab: number, ignoreIndex: number, scale: number,
+    logits: F,
+    targets: Int32Array,
+    dlogits: F,
+    rows: number,
+    vocab: number,
+    ignoreIndex: number,
+    scale: number,
   ): void;
 
   /**
@@ -84,16 +117,42 @@ export interface Backend {
    * KV cache [B, Tmax, C] be read with kvBatchStride = Tmax*C.
    */
   attention(
-    q: F, k: F, v: F, out: F, probs: F,
-    batch: number, heads: number, tq: number, tk: number, headDim: number,
-    qStride: number, kvStride: number, kvBatchStride: number, outStride: number,
-    causal: boolean, keyMask: Uint8Array | null,
+    q: F,
+    k: F,
+    v: F,
+    out: F,
+    probs: F,
+    batch: number,
+    heads: number,
+    tq: number,
+    tk: number,
+    headDim: number,
+    qStride: number,
+    kvStride: number,
+    kvBatchStride: number,
+    outStride: number,
+    causal: boolean,
+    keyMask: Uint8Array | null,
   ): void;
   /** Accumulates dq, dk, dv (same layouts and strides as q, k, v). */
   attentionBackward(
-    dout: F, q: F, k: F, v: F, probs: F, dq: F, dk: F, dv: F,
-    batch: number, heads: number, tq: number, tk: number, headDim: number,
-    qStride: number, kvStride: number, kvBatchStride: number, outStride: number,
+    dout: F,
+    q: F,
+    k: F,
+    v: F,
+    probs: F,
+    dq: F,
+    dk: F,
+    dv: F,
+    batch: number,
+    heads: number,
+    tq: number,
+    tk: number,
+    headDim: number,
+    qStride: number,
+    kvStride: number,
+    kvBatchStride: number,
+    outStride: number,
   ): void;
 
   /** out[i, :] = weight[ids[i], :] (ids are checked by the op front). */
@@ -105,9 +164,29 @@ export interface Backend {
    * One image: x [C, H, W] -> cols [C*kh*kw, oh*ow] (rows ordered c, ki, kj), zero padding.
    * oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
    */
-  im2col(x: F, cols: F, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): void;
+  im2col(
+    x: F,
+    cols: F,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    stride: number,
+    pad: number,
+  ): void;
   /** The adjoint of im2col: dx += scatter(dcols). */
-  col2im(dcols: F, dx: F, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): void;
+  col2im(
+    dcols: F,
+    dx: F,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    stride: number,
+    pad: number,
+  ): void;
 
   /**
    * Dropout with a counter-based mask: element i is kept when hash32(seed, offset + i) / 2^32 >= p
@@ -126,7 +205,16 @@ export interface Backend {
    *   p -= lr * ( (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps) + weightDecay * p )
    */
   adamw(
-    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
   ): void;
 }

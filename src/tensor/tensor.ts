@@ -35,7 +35,11 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 function allocate(dtype: DType, n: number): TensorData {
-  return dtype === 'float32' ? new Float32Array(n) : dtype === 'float64' ? new Float64Array(n) : new Int32Array(n);
+  return dtype === 'float32'
+    ? new Float32Array(n)
+    : dtype === 'float64'
+      ? new Float64Array(n)
+      : new Int32Array(n);
 }
 
 /** A shape plus a flat row-major buffer. Float tensors may carry a gradient; int32 holds token ids. */
@@ -51,7 +55,9 @@ export class Tensor {
 
   constructor(data: TensorData, shape: readonly number[], requiresGrad = false) {
     if (sizeOf(shape) !== data.length) {
-      throw new Error(`Tensor: shape [${shape.join(', ')}] needs ${sizeOf(shape)} elements, data has ${data.length}`);
+      throw new Error(
+        `Tensor: shape [${shape.join(', ')}] needs ${sizeOf(shape)} elements, data has ${data.length}`,
+      );
     }
     this.data = data;
     this.shape = [...shape];
@@ -66,7 +72,11 @@ export class Tensor {
     t.data.fill(value);
     return t;
   }
-  static from(values: ArrayLike<number>, shape: readonly number[] = [values.length], dtype: DType = 'float32'): Tensor {
+  static from(
+    values: ArrayLike<number>,
+    shape: readonly number[] = [values.length],
+    dtype: DType = 'float32',
+  ): Tensor {
     const data = allocate(dtype, values.length);
     data.set(values as ArrayLike<number>);
     return new Tensor(data, shape);
@@ -88,7 +98,11 @@ export class Tensor {
   }
 
   get dtype(): DType {
-    return this.data instanceof Float32Array ? 'float32' : this.data instanceof Float64Array ? 'float64' : 'int32';
+    return this.data instanceof Float32Array
+      ? 'float32'
+      : this.data instanceof Float64Array
+        ? 'float64'
+        : 'int32';
   }
   get size(): number {
     return this.data.length;

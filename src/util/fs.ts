@@ -1,4 +1,14 @@
-import { promises as fsp, writeFileSync, renameSync, readFileSync, existsSync, rmSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  promises as fsp,
+  writeFileSync,
+  renameSync,
+  readFileSync,
+  existsSync,
+  rmSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { UserError } from './errors.ts';
 

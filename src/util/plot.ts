@@ -46,12 +46,15 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    ticks.push(Number(v.toPrecision(12)));
   return ticks;
 }
 
 const fmt = (v: number): string =>
-  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0)
+    ? v.toExponential(1)
+    : String(Number(v.toPrecision(4)));
 
 interface Frame {
   svg: string[];
@@ -70,10 +73,16 @@ function frame(width: number, height: number, title?: string, xLabel?: string, y
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
   ];
-  if (title) svg.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
-  if (xLabel) svg.push(`<text x="${left + (width - left - right) / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`);
+  if (title)
+    svg.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
+  if (xLabel)
+    svg.push(
+      `<text x="${left + (width - left - right) / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
+    );
   if (yLabel)
-    svg.push(`<text transform="translate(14 ${top + (height - top - bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
+    svg.push(
+      `<text transform="translate(14 ${top + (height - top - bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
+    );
   return { svg, left, top, plotW: width - left - right, plotH: height - top - bottom };
 }
 
@@ -95,7 +104,9 @@ function legend(f: Frame, names: string[]): void {
 export function linePlotPng(opts: LinePlotOptions): Buffer {
   const { width = 720, height = 420 } = opts;
   const f = frame(width, height, opts.title, opts.xLabel, opts.yLabel);
-  const pts = opts.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const pts = opts.series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const ty = (y: number): number => (opts.logY ? Math.log10(Math.max(y, 1e-12)) : y);
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => ty(p[1]));
@@ -109,23 +120,31 @@ export function linePlotPng(opts: LinePlotOptions): Buffer {
   const sy = (y: number): number => f.top + f.plotH - ((ty(y) - ya) / (yb - ya || 1)) * f.plotH;
   const syRaw = (v: number): number => f.top + f.plotH - ((v - ya) / (yb - ya || 1)) * f.plotH;
   for (const v of yt) {
-    f.svg.push(`<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${syRaw(v)}" y2="${syRaw(v)}" stroke="#e5e7eb"/>`);
+    f.svg.push(
+      `<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${syRaw(v)}" y2="${syRaw(v)}" stroke="#e5e7eb"/>`,
+    );
     const label = opts.logY ? fmt(10 ** v) : fmt(v);
     f.svg.push(`<text x="${f.left - 6}" y="${syRaw(v) + 4}" text-anchor="end">${label}</text>`);
   }
   for (const v of xt) {
     f.svg.push(`<text x="${sx(v)}" y="${f.top + f.plotH + 16}" text-anchor="middle">${fmt(v)}</text>`);
   }
-  f.svg.push(`<rect x="${f.left}" y="${f.top}" width="${f.plotW}" height="${f.plotH}" fill="none" stroke="#6b7280"/>`);
+  f.svg.push(
+    `<rect x="${f.left}" y="${f.top}" width="${f.plotW}" height="${f.plotH}" fill="none" stroke="#6b7280"/>`,
+  );
   opts.series.forEach((s, i) => {
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (!good.length) return;
     const color = PALETTE[i % PALETTE.length];
     const d = good.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     f.svg.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"/>`);
-    if (good.length < 40) for (const [x, y] of good) f.svg.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${color}"/>`);
+    if (good.length < 40)
+      for (const [x, y] of good) f.svg.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${color}"/>`);
   });
-  legend(f, opts.series.map((s) => s.name));
+  legend(
+    f,
+    opts.series.map((s) => s.name),
+  );
   return render(f.svg);
 }
 
@@ -139,7 +158,9 @@ export function barChartPng(opts: BarChartOptions): Buffer {
   const top = Math.max(yMax, yt[yt.length - 1]!);
   const sy = (v: number): number => f.top + f.plotH - (v / top) * f.plotH;
   for (const v of yt) {
-    f.svg.push(`<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${sy(v)}" y2="${sy(v)}" stroke="#e5e7eb"/>`);
+    f.svg.push(
+      `<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${sy(v)}" y2="${sy(v)}" stroke="#e5e7eb"/>`,
+    );
     f.svg.push(`<text x="${f.left - 6}" y="${sy(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
   }
   const groupW = f.plotW / Math.max(1, opts.groups.length);
@@ -149,14 +170,20 @@ export function barChartPng(opts: BarChartOptions): Buffer {
     g.values.forEach((v, si) => {
       if (v === null || !Number.isFinite(v)) return;
       const x = gx + si * barW;
-      f.svg.push(`<rect x="${x}" y="${sy(v)}" width="${barW - 2}" height="${sy(0) - sy(v)}" fill="${PALETTE[si % PALETTE.length]}"/>`);
+      f.svg.push(
+        `<rect x="${x}" y="${sy(v)}" width="${barW - 2}" height="${sy(0) - sy(v)}" fill="${PALETTE[si % PALETTE.length]}"/>`,
+      );
       const e = g.errors?.[si];
       if (e) {
         const cx = x + (barW - 2) / 2;
-        f.svg.push(`<line x1="${cx}" x2="${cx}" y1="${sy(Math.min(top, v + e))}" y2="${sy(Math.max(0, v - e))}" stroke="#111827"/>`);
+        f.svg.push(
+          `<line x1="${cx}" x2="${cx}" y1="${sy(Math.min(top, v + e))}" y2="${sy(Math.max(0, v - e))}" stroke="#111827"/>`,
+        );
       }
     });
-    f.svg.push(`<text x="${gx + groupW * 0.4}" y="${f.top + f.plotH + 16}" text-anchor="middle">${esc(g.label)}</text>`);
+    f.svg.push(
+      `<text x="${gx + groupW * 0.4}" y="${f.top + f.plotH + 16}" text-anchor="middle">${esc(g.label)}</text>`,
+    );
   });
   f.svg.push(`<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${sy(0)}" y2="${sy(0)}" stroke="#6b7280"/>`);
   legend(f, opts.series);

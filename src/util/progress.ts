@@ -51,7 +51,11 @@ export class Progress {
       const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
       const line = `${label}${bar} ${stats}${extra ? ' | ' + extra : ''}`;
       this.stream.write(`\r\x1b[2K${line.slice(0, (this.stream.columns ?? 200) - 1)}`);
-    } else if (force || elapsed - this.lastPlain >= (this.opts.plainEvery ?? 10) || done === this.opts.total) {
+    } else if (
+      force ||
+      elapsed - this.lastPlain >= (this.opts.plainEvery ?? 10) ||
+      done === this.opts.total
+    ) {
       this.lastPlain = elapsed;
       this.stream.write(`${label}${stats}${extra ? ' | ' + extra : ''}\n`);
     }

@@ -13,7 +13,14 @@ test('line plot draws both series in their colours', async () => {
   const png = linePlotPng({
     series: [
       { name: 'train', points: Array.from({ length: 50 }, (_, i) => [i, 5 / (1 + i)] as [number, number]) },
-      { name: 'val', points: [[0, 5], [25, 0.4], [49, 0.3]] },
+      {
+        name: 'val',
+        points: [
+          [0, 5],
+          [25, 0.4],
+          [49, 0.3],
+        ],
+      },
     ],
     title: 'loss',
     xLabel: 'step',
@@ -30,7 +37,14 @@ test('line plot draws both series in their colours', async () => {
 });
 
 test('bar chart bar heights follow the values', async () => {
-  const png = barChartPng({ series: ['a'], groups: [{ label: 'x', values: [10] }, { label: 'y', values: [5] }], yMax: 10 });
+  const png = barChartPng({
+    series: ['a'],
+    groups: [
+      { label: 'x', values: [10] },
+      { label: 'y', values: [5] },
+    ],
+    yMax: 10,
+  });
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   const column = (x: number): number => {
     let n = 0;

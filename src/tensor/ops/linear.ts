@@ -10,10 +10,13 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   expectFloat('linear', x, w, b);
   const inF = x.shape[x.ndim - 1]!;
   if (w.ndim !== 2 || w.shape[1] !== inF) {
-    throw new Error(`linear: weight ${shapeStr(w)} does not match input ${shapeStr(x)} (expected [out, ${inF}])`);
+    throw new Error(
+      `linear: weight ${shapeStr(w)} does not match input ${shapeStr(x)} (expected [out, ${inF}])`,
+    );
   }
   const outF = w.shape[0]!;
-  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) throw new Error(`linear: bias ${shapeStr(b)} should be [${outF}]`);
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF))
+    throw new Error(`linear: bias ${shapeStr(b)} should be [${outF}]`);
   const rows = x.size / inF;
   const y = Tensor.zeros([...x.shape.slice(0, -1), outF], x.dtype);
   const be = backend();
