@@ -388,6 +388,9 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   model.train();
   try {
     while (step < totalSteps) {
+      // A turn of the event loop per step: a prefetched batch resolves as a microtask, and without this
+      // the loop would starve signal handlers (Ctrl-C) and the loader's decode callbacks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (stop.requested) {
         stoppedBy = 'signal';
         break;

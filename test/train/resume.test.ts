@@ -117,3 +117,27 @@ test('a time-budget run stopped before its schedule was fitted fits it after res
   const fitted = readTrainerState<TrainerState>(resolveCheckpoint(run)).totalSteps;
   assert.ok(fitted !== null && fitted > 8, `fitted ${fitted}`);
 });
+
+test('Ctrl-C is noticed at the next step even when every batch is already prefetched', async () => {
+  const run = path.join(root, 'sigint');
+  const config2 = resolveConfig({
+    model: 'tiny',
+    overrides: [
+      ['data', data],
+      ['batchSize', '2'],
+      ['steps', '400'],
+      ['evalEvery', '0'],
+      ['samples', '0'],
+      ['prefetch', '8'],
+    ],
+  });
+  const s = await train({
+    config: config2,
+    runDir: run,
+    quiet: true,
+    hooks: { onStep: ({ step }) => step === 20 && process.kill(process.pid, 'SIGINT') },
+  });
+  assert.equal(s.stoppedBy, 'signal');
+  assert.ok(s.step >= 20 && s.step <= 21, `stopped at ${s.step}`);
+  assert.equal(readTrainerState<TrainerState>(resolveCheckpoint(run)).step, s.step);
+});
