@@ -8,11 +8,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Loops in the non-GEMM kernels are compiled three times (AVX-512, AVX2+FMA, baseline) and the loader
- * picks one for the CPU it runs on (GCC function multi-versioning), so no -march=native is needed. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* The GEMM micro-kernels use x86 intrinsics behind function-level target attributes (GCC and clang).
+ * Loops in the other kernels are compiled three times (AVX-512, AVX2+FMA, baseline) and the loader picks
+ * one for the CPU it runs on (GCC function multi-versioning), so no -march=native is needed. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(NV_NO_X86)
 #define NV_X86 1
+#endif
+#if defined(NV_X86) && !defined(__clang__) && defined(__linux__)
+#define NV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NV_CLONES
 #endif

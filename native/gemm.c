@@ -30,28 +30,39 @@ typedef struct {
 
 /* ---------------------------------------------------------------- micro-kernels */
 
-/* Portable: plain loops the compiler can vectorise for the baseline ISA. */
+/* Portable: GCC/clang vector extensions (SSE2 on x86-64, NEON on arm64), 4×16 tile in 16 vectors. */
 #define G_MR 4
 #define G_NR 16
+typedef float v4f __attribute__((vector_size(16)));
+static inline v4f v4_load(const float *p) {
+  v4f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void v4_store(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
 static void uk_generic(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
-  float acc[G_MR][G_NR];
+  v4f acc[G_MR][4];
   for (int r = 0; r < G_MR; r++)
-    for (int j = 0; j < G_NR; j++) acc[r][j] = 0.0f;
+    for (int q = 0; q < 4; q++) acc[r][q] = (v4f){0, 0, 0, 0};
   for (long p = 0; p < kc; p++) {
+    v4f b0 = v4_load(b), b1 = v4_load(b + 4), b2 = v4_load(b + 8), b3 = v4_load(b + 12);
     for (int r = 0; r < G_MR; r++) {
-      float ar = a[r];
-      for (int j = 0; j < G_NR; j++) acc[r][j] += ar * b[j];
+      v4f ar = {a[r], a[r], a[r], a[r]};
+      acc[r][0] += ar * b0;
+      acc[r][1] += ar * b1;
+      acc[r][2] += ar * b2;
+      acc[r][3] += ar * b3;
     }
     a += G_MR;
     b += G_NR;
   }
-  for (int r = 0; r < G_MR; r++) {
-    float *cr = c + r * ldc;
-    if (beta == 0.0f)
-      for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j];
-    else
-      for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
-  }
+  v4f va = {alpha, alpha, alpha, alpha}, vb = {beta, beta, beta, beta};
+  for (int r = 0; r < G_MR; r++)
+    for (int q = 0; q < 4; q++) {
+      float *cr = c + r * ldc + 4 * q;
+      v4_store(cr, beta == 0.0f ? va * acc[r][q] : va * acc[r][q] + vb * v4_load(cr));
+    }
 }
 
 #if NV_X86
@@ -261,7 +272,7 @@ static void pack_t(float *restrict dst, const float *restrict src, long ld, int 
 #if NV_X86
   if (rr == R && (R == 12 || R == 32) && g_isa == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
 #endif
-#if defined(__SSE2__)
+#if NV_X86
   if (rr == R && (R & 3) == 0) {
     for (; p + 4 <= kc; p += 4) {
       float *d = dst + p * R;
