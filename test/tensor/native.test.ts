@@ -5,7 +5,8 @@
 // file fails (CI builds it): nothing here is skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import { spawnSync } from 'node:child_process';
+import { NATIVE_ADDON_PATH, loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
 
@@ -680,7 +681,23 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
   };
   const one = withThreads(1, runAll);
   const two = withThreads(2, runAll);
-  for (const key of Object.keys(one)) assert.deepEqual(two[key], one[key], key);
+  const three = withThreads(3, runAll); // more threads than this machine may have cores
+  for (const key of Object.keys(one)) {
+    assert.deepEqual(two[key], one[key], `${key}: 2 threads`);
+    assert.deepEqual(three[key], one[key], `${key}: 3 threads`);
+  }
+});
+
+test('NANOVLM_THREADS sets the pool size', () => {
+  const code = `console.log(require(${JSON.stringify(NATIVE_ADDON_PATH)}).threads())`;
+  for (const n of ['1', '3']) {
+    const r = spawnSync(process.execPath, ['-e', code], {
+      env: { ...process.env, NANOVLM_THREADS: n },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), n);
+  }
 });
 
 test('bad arguments throw clear errors instead of crashing', () => {
