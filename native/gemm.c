@@ -408,25 +408,52 @@ static void scale_c(long m, long n, float beta, float *C, long ldc) {
     for (long jj = 0; jj < n; jj++) C[i * ldc + jj] = beta == 0.0f ? 0.0f : beta * C[i * ldc + jj];
 }
 
-/* Picks the unit shape for T threads: the best balance (slowest thread's share of tile×panel work, if
- * units were handed out evenly), preferring taller units (B streamed fewer times) and fewer column
- * splits (A packed fewer times) when the balance is about the same. */
+/* Picks the unit shape for T threads with a small cost model, in cycles per step of k: a unit of
+ * ru row tiles × cu column panels costs its multiply-adds, plus streaming its cu panels of packed B from
+ * L2/L3 (again for every unit: tall units stream B fewer times), plus packing its ru tiles of A (again
+ * for every column split). Units are claimed in order by whichever thread is free, which is simulated to
+ * find the slowest thread's time. Ties go to taller units. */
+typedef struct {
+  double fma, b, a;
+} unit_costs;
+
+static double makespan(const gemm_job *j, int T, long ru, long cu, const unit_costs *c) {
+  double load[16] = {0};
+  const int TT = NV_MIN(T, 16);
+  for (long r0 = 0; r0 < j->mt; r0 += ru) {
+    long rows = NV_MIN(ru, j->mt - r0);
+    for (long c0 = 0; c0 < j->nt; c0 += cu) {
+      long cols = NV_MIN(cu, j->nt - c0);
+      int t = 0;
+      for (int i = 1; i < TT; i++)
+        if (load[i] < load[t]) t = i;
+      load[t] += rows * cols * c->fma + cols * c->b + rows * c->a;
+    }
+  }
+  double worst = 0;
+  for (int i = 0; i < TT; i++) worst = NV_MAX(worst, load[i]);
+  return worst;
+}
+
 static void choose_units(gemm_job *j, int T) {
-  const long max_ru = NV_MAX(1L, j->ar->mc / j->ar->mr);
-  if (T == 1) {
-    j->ru = max_ru;
-    j->cu = j->nt;
-  } else {
-    double best = -1e9;
+  const arch_t *ar = j->ar;
+  const long max_ru = NV_MAX(1L, ar->mc / ar->mr);
+  j->ru = max_ru;
+  j->cu = j->nt;
+  if (T > 1) {
+    const double flops_per_cycle = ar->mr * ar->nr >= 384 ? 64.0 : ar->mr * ar->nr >= 96 ? 32.0 : 8.0;
+    const double bytes_b = (double)j->k * j->npad * 4.0;
+    unit_costs c = {2.0 * ar->mr * ar->nr / flops_per_cycle,             /* one tile × panel */
+                    ar->nr * 4.0 / (bytes_b <= 512 * 1024 ? 64.0 : 32.0), /* one panel of B */
+                    ar->mr * 0.5};                                        /* one tile of A */
+    double best = 1e300;
     for (long cc = 1; cc <= NV_MIN(j->nt, 8L); cc++) {
-      long cu = (j->nt + cc - 1) / cc, ccols = (j->nt + cu - 1) / cu;
+      long cu = (j->nt + cc - 1) / cc;
+      if (cc > 1 && cu == (j->nt + cc - 2) / (cc - 1)) continue; /* same split as cc - 1 */
       for (long ru = 1; ru <= max_ru; ru++) {
-        long units = ((j->mt + ru - 1) / ru) * ccols;
-        double makespan = (double)((units + T - 1) / T) * ru * cu;
-        double balance = (double)j->mt * j->nt / (T * makespan);
-        double score = balance - 0.01 * (ccols - 1) + 0.002 * ru;
-        if (score > best) {
-          best = score;
+        double cost = makespan(j, T, ru, cu, &c);
+        if (cost <= best * 1.0001) {
+          best = NV_MIN(best, cost);
           j->ru = ru;
           j->cu = cu;
         }
