@@ -3,7 +3,8 @@
 // batch 16, vocab 4096 — on the native backend, beside the same model in PyTorch eager mode
 // (tools/reference/gpt_step.py) run in the same session. Median step time per run, best run kept.
 // The peer runs at its best: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from its environment only,
-// and it is tried with 1 and 2 threads; our step at the most threads is compared with its fastest.
+// and it is tried with 1 and 2 threads (for 2: torch and OpenBLAS both at 2, or either alone, since
+// their two thread pools can fight); our step at the most threads is compared with its fastest.
 // Target: our step <= 0.8x PyTorch's, i.e. speedup (peer time / our time) >= 1.25.
 import { spawnSync } from 'node:child_process';
 import { setBackend } from '../src/tensor/backends/index.ts';
@@ -98,9 +99,14 @@ function ours(threads: number): { median: number; loss: number } {
 
 const python = pythonWithTorch();
 let torchVersion = '';
-function peer(threads: number): number | null {
+/**
+ * The peer's step at `threads` intra-op threads with `blas` OpenBLAS threads. Debian's torch runs its
+ * own ops on OpenMP and matrix products on OpenBLAS' pthreads, and the two pools can fight over the
+ * cores, so a few combinations are tried and the fastest kept.
+ */
+function peer(threads: number, blas: number): number | null {
   if (!python) return null;
-  const env = { ...peerEnv(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const env = { ...peerEnv(threads), OPENBLAS_NUM_THREADS: String(blas) };
   const args = [
     'tools/reference/gpt_step.py',
     String(threads),
@@ -116,6 +122,15 @@ function peer(threads: number): number | null {
   torchVersion = out.torch;
   return out.median_ms;
 }
+/** Peer settings per thread count: [torch threads, OpenBLAS threads]. */
+const peerSettings = (t: number): [number, number][] =>
+  t === 1
+    ? [[1, 1]]
+    : [
+        [t, t],
+        [t, 1],
+        [1, t],
+      ];
 
 log(
   `gpt-step: ${CONFIG.layers} blocks, d ${CONFIG.dim}, ${CONFIG.heads} heads, seq ${CONFIG.seq}, batch ${CONFIG.batch}, ` +
@@ -130,8 +145,10 @@ for (let r = 0; r < rounds; r++) {
     const o = ours(t);
     lastLoss = o.loss;
     oursBest.set(t, Math.min(oursBest.get(t) ?? Infinity, o.median));
-    const p = peer(t);
-    if (p !== null) peerBest.set(t, Math.min(peerBest.get(t) ?? Infinity, p));
+    for (const [torchThreads, blas] of peerSettings(t)) {
+      const p = peer(torchThreads, blas);
+      if (p !== null) peerBest.set(t, Math.min(peerBest.get(t) ?? Infinity, p));
+    }
   }
   log(`  round ${r + 1}/${rounds} done`);
 }
