@@ -16,8 +16,8 @@ NV_CLONES static void gelu_range(void *vctx, long i0, long i1) {
   float *y = c->out;
   for (long i = i0; i < i1; i++) {
     float v = x[i];
-    float t = nv_tanhf(GELU_S * (v + GELU_C * v * v * v));
-    y[i] = 0.5f * v * (1.0f + t);
+    /* 0.5 v (1 + tanh(u)) = v sigmoid(2u): one exp and one division */
+    y[i] = v / (1.0f + nv_expf(-2.0f * GELU_S * (v + GELU_C * v * v * v)));
   }
 }
 
@@ -27,8 +27,9 @@ NV_CLONES static void gelu_back_range(void *vctx, long i0, long i1) {
   float *dx = c->out;
   for (long i = i0; i < i1; i++) {
     float v = x[i];
-    float t = nv_tanhf(GELU_S * (v + GELU_C * v * v * v));
-    float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_S * (1.0f + 3.0f * GELU_C * v * v);
+    /* with s = sigmoid(2u) = (1 + tanh u) / 2: d/dv = s + 2 v s (1 - s) u' */
+    float s = 1.0f / (1.0f + nv_expf(-2.0f * GELU_S * (v + GELU_C * v * v * v)));
+    float d = s + 2.0f * v * s * (1.0f - s) * GELU_S * (1.0f + 3.0f * GELU_C * v * v);
     dx[i] += dy[i] * d;
   }
 }

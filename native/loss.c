@@ -47,21 +47,29 @@ long nv_cross_entropy(const float *logits, const int32_t *targets, float *losses
   return count;
 }
 
+/* One row at a time: exp(x - max) goes to a per-thread row buffer on the way to the sum, so the
+ * gradient pass needs no second exp. */
 NV_CLONES static void ce_back_rows(void *vctx, long r0, long r1) {
   const ce_ctx *c = vctx;
   const long n = c->vocab;
+  float *e = nv_scratch(NV_SCRATCH_WORK, (size_t)n * sizeof(float));
   for (long r = r0; r < r1; r++) {
     int32_t t = c->targets[r];
     if (t == c->ignore) continue;
     const float *x = c->logits + r * n;
     float *d = c->out + r * n;
-    float mx;
-    double lse = log_sum_exp(x, n, &mx);
-    /* softmax = exp(x - lse), with lse - mx folded in so no division per element */
-    const float shift = (float)(lse - (double)mx);
-    const float s = c->scale;
-    for (long j = 0; j < n; j++) d[j] += s * nv_expf((x[j] - mx) - shift);
-    d[t] -= s;
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (long j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (long j = 0; j < n; j++) {
+      e[j] = nv_expf(x[j] - mx);
+      sum += e[j];
+    }
+    const float k = c->scale / sum;
+    for (long j = 0; j < n; j++) d[j] += k * e[j];
+    d[t] -= c->scale;
   }
 }
 
