@@ -113,12 +113,6 @@ static inline float nv_expf(float x) {
   return x != x ? x : y;
 }
 
-/* tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits at ±inf, absolute error about 1e-7. */
-static inline float nv_tanhf(float x) {
-  float e = nv_expf(2.0f * x);
-  return 1.0f - 2.0f / (e + 1.0f);
-}
-
 /* Mirrors hash32 in src/util/rng.ts (murmur3's finaliser over a golden-ratio stride). */
 static inline uint32_t nv_hash32(uint32_t seed, uint32_t index) {
   uint32_t h = index * 0x9e3779b9u + seed;
