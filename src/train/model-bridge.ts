@@ -52,7 +52,7 @@ export async function describeImages(
   tokenizer: Tokenizer,
   dataset: Dataset,
   records: readonly DatasetRecord[],
-  { batchSize = 16, maxNewTokens = 64 }: { batchSize?: number; maxNewTokens?: number } = {},
+  { batchSize = 8, maxNewTokens = 64 }: { batchSize?: number; maxNewTokens?: number } = {},
 ): Promise<string[]> {
   const out: string[] = [];
   const S = model.config.image_size;

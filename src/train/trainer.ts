@@ -346,10 +346,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     let seen = 0;
     try {
       for await (const batch of valLoader.epochBatches()) {
-        const n = targetTokens(batch);
-        const loss = noGrad(() => batchLoss(model, batch)).item();
-        nll += loss * n;
-        tokens += n;
+        // In micro-batch pieces like training: a whole batch at once would set the memory peak.
+        for (const piece of splitBatch(batch, tc.microBatch)) {
+          const n = targetTokens(piece);
+          nll += noGrad(() => batchLoss(model, piece)).item() * n;
+          tokens += n;
+        }
         seen += batch.size;
         if (seen >= tc.evalSamples) break;
       }
