@@ -362,7 +362,7 @@ static void pack_b_unit(const gemm_job *j, long u) {
   }
 }
 
-static void compute_unit(const gemm_job *j, long u) {
+static void compute_unit(gemm_job *j, long u) {
   const arch_t *ar = j->ar;
   const long MR = ar->mr, NR = ar->nr, KC = ar->kc;
   long ri = u / j->col_units, ci = u % j->col_units;
@@ -376,6 +376,11 @@ static void compute_unit(const gemm_job *j, long u) {
       int rr = (int)NV_MIN(MR, mc - ir);
       if (!j->ta) pack_t(ap + ir * kc, j->A + (i0 + ir) * j->lda + pc, j->lda, (int)MR, rr, kc);
       else pack_n(ap + ir * kc, j->A + pc * j->lda + i0 + ir, j->lda, (int)MR, rr, kc);
+    }
+    if (q == 0) { /* B is packed by all threads first; this unit's A packing overlapped the last of it */
+      int spins = 0;
+      while (atomic_load_explicit(&j->packed, memory_order_acquire) < j->pack_units)
+        nv_spin_pause(&spins);
     }
     macro_kernel(ar, mc, j1 - j0, kc, ap, b_block(j, q) + p0 * NR * kc, NR * kc, j->C + i0 * j->ldc + j0,
                  j->ldc, j->alpha, q == 0 ? j->beta : 1.0f);
@@ -395,9 +400,6 @@ static void gemm_worker(void *vjob, int tid, int T) {
       atomic_fetch_add_explicit(&j->packed, 1, memory_order_release);
       continue;
     }
-    /* every pack unit has been claimed; wait for the last ones to be finished */
-    int spins = 0;
-    while (atomic_load_explicit(&j->packed, memory_order_acquire) < j->pack_units) nv_spin_pause(&spins);
     compute_unit(j, u - j->pack_units);
   }
 }
