@@ -110,7 +110,8 @@ export class DecoderScratch {
 /**
  * Runs the decoder over new positions with a KV cache, straight on the backend's kernels.
  * `x` holds the input embeddings (token or image) of T new positions per row, [rows, T, C]; positions
- * are added here. Returns the logits of each row's last position, [rows, vocab].
+ * are added here. Returns the logits of each row's last position, [rows, vocab], in a scratch buffer that
+ * the next step overwrites.
  */
 export function decoderStep(
   decoder: Decoder,
@@ -186,7 +187,7 @@ export function decoderStep(
   const lastN = scratch.get('lastN', B * C);
   be.layerNorm(last, decoder.ln_f.weight.f, decoder.ln_f.bias.f, lastN, mean, rstd, B, C, decoder.ln_f.eps);
   const V = cfg.vocab_size;
-  const logits = new Float32Array(B * V);
+  const logits = scratch.get('logits', B * V); // valid until the next step
   be.gemm(false, true, B, V, C, 1, lastN, decoder.headWeight.f, 0, logits, 1, 0, 0, 0);
   return logits;
 }

@@ -113,10 +113,26 @@ export function sampleToken(
   seen: Iterable<number> = [],
   suppress: readonly number[] = [],
 ): number {
-  const l = Float32Array.from(logits);
-  applyRepetitionPenalty(l, seen, opts.repetitionPenalty ?? 1);
-  for (const id of suppress) l[id] = -Infinity;
   const temperature = opts.temperature ?? 1;
-  if (temperature <= 0 || opts.topK === 1) return argmax(l);
+  const penalty = opts.repetitionPenalty ?? 1;
+  const greedy = temperature <= 0 || opts.topK === 1;
+  if (greedy && penalty === 1) return argmaxExcept(logits, suppress); // the hot path: no copy
+  const l = Float32Array.from(logits);
+  applyRepetitionPenalty(l, seen, penalty);
+  for (const id of suppress) l[id] = -Infinity;
+  if (greedy) return argmax(l);
   return drawFrom(samplingDistribution(l, opts), rng);
+}
+
+/** argmax over the ids not in `skip` (the first one on ties). */
+function argmaxExcept(x: Float32Array, skip: readonly number[]): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i]! > bestValue && !skip.includes(i)) {
+      best = i;
+      bestValue = x[i]!;
+    }
+  }
+  return best < 0 ? argmax(x) : best;
 }
