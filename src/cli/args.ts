@@ -200,3 +200,54 @@ export function applyOverrides<T extends object>(
   }
   return out as T;
 }
+
+/** A command made of subcommands (`nanovlm data scenes ...`). */
+export type Subcommands = Record<string, { summary: string; run: (argv: string[]) => Promise<number> }>;
+
+export function subcommandOverview(command: string, subs: Subcommands, epilog: string[] = []): string {
+  const rows = Object.entries(subs).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+  return [
+    `usage: ${command} <subcommand> [options]   (${command} <subcommand> --help)`,
+    '',
+    'subcommands:',
+    ...rows,
+    ...(epilog.length ? ['', ...epilog] : []),
+  ].join('\n');
+}
+
+/** Runs the subcommand named by argv[0]; no name prints the overview (exit 2), --help prints it (exit 0). */
+export async function runSubcommand(
+  command: string,
+  subs: Subcommands,
+  argv: string[],
+  epilog: string[] = [],
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') {
+    console.log(subcommandOverview(command, subs, epilog));
+    return sub ? 0 : 2;
+  }
+  const cmd = subs[sub];
+  if (!cmd)
+    throw new UserError(`unknown subcommand "${sub}"\n\n${subcommandOverview(command, subs, epilog)}`, 2);
+  return cmd.run(rest);
+}
+
+/**
+ * parseArgs for a command body: prints the help and returns null on --help; rejects positional
+ * arguments unless the command takes them.
+ */
+export function parseCommand<S extends Schema>(
+  argv: string[],
+  spec: CommandSpec<S>,
+  allowPositionals = false,
+): { options: Options<S>; positionals: string[]; extra: [string, string][] } | null {
+  const parsed = parseArgs(argv, spec);
+  if (parsed.help) {
+    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
+    return null;
+  }
+  if (parsed.positionals.length && !allowPositionals)
+    throw new UserError(`${spec.name}: unexpected argument "${parsed.positionals[0]}"`, 2);
+  return { options: parsed.options, positionals: parsed.positionals, extra: parsed.extra };
+}

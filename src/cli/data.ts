@@ -1,10 +1,10 @@
 /** `nanovlm data <scenes|coco|describe|check>`: build, import, describe and check dataset folders. */
 import os from 'node:os';
-import { formatHelp, parseArgs, type CommandSpec, type Schema } from './args.ts';
+import { parseCommand, runSubcommand, type CommandSpec, type Schema, type Subcommands } from './args.ts';
 import { UserError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 
-const SUBCOMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+const SUBCOMMANDS: Subcommands = {
   scenes: { summary: 'generate the built-in picture scenes with captions and descriptions', run: scenes },
   coco: { summary: 'import COCO captions and images into a dataset folder', run: coco },
   describe: {
@@ -14,37 +14,13 @@ const SUBCOMMANDS: Record<string, { summary: string; run: (argv: string[]) => Pr
   check: { summary: 'validate a dataset folder and decode every image', run: check },
 };
 
-function overview(): string {
-  const rows = Object.entries(SUBCOMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
-  return [
-    'usage: nanovlm data <subcommand> [options]   (nanovlm data <subcommand> --help)',
-    '',
-    'subcommands:',
-    ...rows,
-  ].join('\n');
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') {
-    console.log(overview());
-    return sub ? 0 : 2;
-  }
-  const cmd = SUBCOMMANDS[sub];
-  if (!cmd) throw new UserError(`unknown subcommand "${sub}"\n\n${overview()}`, 2);
-  return cmd.run(rest);
+  return runSubcommand('nanovlm data', SUBCOMMANDS, argv);
 }
 
 /** Parses options; prints help and returns null for --help. */
 function parse<S extends Schema>(argv: string[], spec: CommandSpec<S>) {
-  const parsed = parseArgs(argv, spec);
-  if (parsed.help) {
-    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
-    return null;
-  }
-  if (parsed.positionals.length)
-    throw new UserError(`${spec.name}: unexpected argument "${parsed.positionals[0]}"`, 2);
-  return parsed.options;
+  return parseCommand(argv, spec)?.options ?? null;
 }
 
 function printJson(value: unknown): void {

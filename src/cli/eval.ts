@@ -1,6 +1,6 @@
 /** `nanovlm eval <complete|judge|report|auto>`: the paper's LLM-judge evaluation and offline measures. */
 import path from 'node:path';
-import { formatHelp, parseArgs, type CommandSpec, type Schema } from './args.ts';
+import { parseCommand, runSubcommand, type CommandSpec, type Schema, type Subcommands } from './args.ts';
 import { UserError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { writeFileAtomic } from '../util/fs.ts';
@@ -14,7 +14,7 @@ import { TrainingTextIndex } from '../eval/memorization.ts';
 import { openDataset, SPLITS, type Split } from '../data/dataset.ts';
 import type { Kind } from '../eval/prefix.ts';
 
-const SUBCOMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+const SUBCOMMANDS: Subcommands = {
   complete: { summary: 'complete the beginnings of test descriptions with a model (JSONL)', run: complete },
   judge: { summary: 'grade completions with an OpenAI-compatible LLM judge (any system)', run: judge },
   report: { summary: 'tables (Markdown, JSON) and a bar chart from graded files', run: report },
@@ -24,42 +24,18 @@ const SUBCOMMANDS: Record<string, { summary: string; run: (argv: string[]) => Pr
   },
 };
 
-function overview(): string {
-  const rows = Object.entries(SUBCOMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
-  return [
-    'usage: nanovlm eval <subcommand> [options]   (nanovlm eval <subcommand> --help)',
-    '',
-    'subcommands:',
-    ...rows,
-    '',
-    "The paper's table in three commands:",
-    '  nanovlm eval complete --model runs/mini/model --data data/scenes --out completions.jsonl',
-    '  nanovlm eval judge --in completions.jsonl --endpoint https://api.openai.com/v1 --model gpt-4o --out graded.jsonl',
-    '  nanovlm eval report --in graded.jsonl --out report/',
-  ].join('\n');
-}
+const EPILOG = [
+  "The paper's table in three commands:",
+  '  nanovlm eval complete --model runs/mini/model --data data/scenes --out completions.jsonl',
+  '  nanovlm eval judge --in completions.jsonl --endpoint https://api.openai.com/v1 --model gpt-4o --out graded.jsonl',
+  '  nanovlm eval report --in graded.jsonl --out report/',
+];
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') {
-    console.log(overview());
-    return sub ? 0 : 2;
-  }
-  const cmd = SUBCOMMANDS[sub];
-  if (!cmd) throw new UserError(`unknown subcommand "${sub}"\n\n${overview()}`, 2);
-  return cmd.run(rest);
+  return runSubcommand('nanovlm eval', SUBCOMMANDS, argv, EPILOG);
 }
 
-function parse<S extends Schema>(argv: string[], spec: CommandSpec<S>, allowPositionals = false) {
-  const parsed = parseArgs(argv, spec);
-  if (parsed.help) {
-    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
-    return null;
-  }
-  if (parsed.positionals.length && !allowPositionals)
-    throw new UserError(`${spec.name}: unexpected argument "${parsed.positionals[0]}"`, 2);
-  return { options: parsed.options, positionals: parsed.positionals };
-}
+const parse = parseCommand;
 
 const KINDS = ['short', 'long'] as const;
 

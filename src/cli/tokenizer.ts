@@ -1,5 +1,12 @@
 import path from 'node:path';
-import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
+import {
+  parseArgs,
+  formatHelp,
+  runSubcommand,
+  type CommandSpec,
+  type Schema,
+  type Subcommands,
+} from './args.ts';
 import { openDataset, type DatasetRecord } from '../data/dataset.ts';
 import { trainTokenizer, Tokenizer, MIN_VOCAB_SIZE, MAX_VOCAB_SIZE } from '../tokenizer/index.ts';
 import { UserError } from '../util/errors.ts';
@@ -42,23 +49,13 @@ const encodeSpec = {
   },
 } satisfies CommandSpec<Schema>;
 
-const usage = [
-  'usage: nanovlm tokenizer <subcommand> [options]',
-  '',
-  'subcommands:',
-  '  train      train a byte-level BPE tokenizer on a dataset (writes tokenizer.json)',
-  '  encode     show the tokens of a text',
-].join('\n');
+const SUBCOMMANDS: Subcommands = {
+  train: { summary: 'train a byte-level BPE tokenizer on a dataset (writes tokenizer.json)', run: train },
+  encode: { summary: 'show the tokens of a text', run: encode },
+};
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'train') return train(rest);
-  if (sub === 'encode') return encode(rest);
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    console.log(usage);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UserError(`unknown subcommand "${sub}"\n\n${usage}`, 2);
+  return runSubcommand('nanovlm tokenizer', SUBCOMMANDS, argv);
 }
 
 type TextChoice = 'short' | 'long' | 'both' | 'all';
