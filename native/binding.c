@@ -420,19 +420,19 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
 }
 
 static napi_value conv(napi_env env, napi_callback_info info, const char *name, int backward) {
-  BEGIN(name, 9)
-  int64_t c = get_int(&C, 2, "c", 0), h = get_int(&C, 3, "h", 0), w = get_int(&C, 4, "w", 0);
-  int64_t kh = get_int(&C, 5, "kh", 1), kw = get_int(&C, 6, "kw", 1);
-  int64_t stride = get_int(&C, 7, "stride", 1), pad = get_int(&C, 8, "pad", 0);
+  BEGIN(name, 10)
+  int64_t n = get_int(&C, 2, "n", 0), c = get_int(&C, 3, "c", 0), h = get_int(&C, 4, "h", 0);
+  int64_t w = get_int(&C, 5, "w", 0), kh = get_int(&C, 6, "kh", 1), kw = get_int(&C, 7, "kw", 1);
+  int64_t stride = get_int(&C, 8, "stride", 1), pad = get_int(&C, 9, "pad", 0);
   int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (w + 2 * pad - kw) / stride + 1;
   if (h + 2 * pad < kh || w + 2 * pad < kw) oh = ow = 0;
-  int64_t ncols = c * kh * kw * oh * ow;
-  float *src = get_f32(&C, 0, backward ? "dcols" : "x", backward ? ncols : c * h * w);
-  float *dst = get_f32(&C, 1, backward ? "dx" : "cols", backward ? c * h * w : ncols);
+  int64_t ncols = n * c * kh * kw * oh * ow;
+  float *src = get_f32(&C, 0, backward ? "dcols" : "x", backward ? ncols : n * c * h * w);
+  float *dst = get_f32(&C, 1, backward ? "dx" : "cols", backward ? n * c * h * w : ncols);
   END
   if (oh == 0) return NULL;
-  if (backward) nv_col2im(src, dst, c, h, w, kh, kw, stride, pad);
-  else nv_im2col(src, dst, c, h, w, kh, kw, stride, pad);
+  if (backward) nv_col2im(src, dst, n, c, h, w, kh, kw, stride, pad);
+  else nv_im2col(src, dst, n, c, h, w, kh, kw, stride, pad);
   return NULL;
 }
 static napi_value js_im2col(napi_env env, napi_callback_info info) { return conv(env, info, "im2col", 0); }

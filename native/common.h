@@ -163,8 +163,10 @@ void nv_attention(const float *q, const float *k, const float *v, float *out, fl
 void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
                            const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
 /* conv.c */
-void nv_im2col(const float *x, float *cols, long c, long h, long w, long kh, long kw, long stride, long pad);
-void nv_col2im(const float *dcols, float *dx, long c, long h, long w, long kh, long kw, long stride, long pad);
+void nv_im2col(const float *x, float *cols, long n, long c, long h, long w, long kh, long kw, long stride,
+               long pad);
+void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, long kh, long kw, long stride,
+               long pad);
 /* optim.c */
 void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
               float eps, float weight_decay, long step);

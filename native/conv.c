@@ -1,72 +1,98 @@
-/* im2col / col2im for one image, so a convolution becomes one GEMM. cols has C*kh*kw rows (ordered c, ki,
- * kj) of oh*ow columns. im2col threads split the rows; col2im threads split the channels, so no two
- * threads add into the same input element. */
+/* im2col / col2im for a batch of n images, so a convolution becomes one GEMM. cols has C*kh*kw rows
+ * (ordered c, ki, kj) of n*oh*ow columns, the images side by side: column img*oh*ow + pixel. im2col
+ * threads split the (row, image) pieces, each one contiguous run of oh*ow columns; col2im threads split
+ * the (image, channel) planes, so no two threads add into the same input element. */
 #include "common.h"
 
 typedef struct {
   const float *src;
   float *dst;
-  long c, h, w, kh, kw, stride, pad, oh, ow;
+  long n, c, h, w, kh, kw, stride, pad, oh, ow;
 } conv_ctx;
 
-static void im2col_rows(void *vctx, long r0, long r1) {
+/* The output columns ox whose input column ox*stride - pad + kj lies inside [0, w): [*lo, *hi). */
+static inline void inside_range(const conv_ctx *c, long kj, long *lo, long *hi) {
+  long off = kj - c->pad; /* ix = ox * stride + off */
+  long a = off >= 0 ? 0 : (-off + c->stride - 1) / c->stride;
+  long b = c->w - off <= 0 ? 0 : (c->w - off + c->stride - 1) / c->stride;
+  *lo = NV_MIN(a, c->ow);
+  *hi = NV_MAX(*lo, NV_MIN(b, c->ow));
+}
+
+/* Piece t = row * n + img writes cols[t * oh*ow ...], so consecutive pieces write consecutive memory. */
+static void im2col_pieces(void *vctx, long t0, long t1) {
   const conv_ctx *c = vctx;
-  for (long row = r0; row < r1; row++) {
+  const long pixels = c->oh * c->ow, s = c->stride;
+  for (long t = t0; t < t1; t++) {
+    long row = t / c->n, img = t % c->n;
     long ch = row / (c->kh * c->kw), ki = (row / c->kw) % c->kh, kj = row % c->kw;
-    const float *x = c->src + ch * c->h * c->w;
-    float *out = c->dst + row * c->oh * c->ow;
+    long lo, hi;
+    inside_range(c, kj, &lo, &hi);
+    const long off = kj - c->pad; /* input column of output column ox: ox * s + off */
+    const float *x = c->src + (img * c->c + ch) * c->h * c->w;
+    float *out = c->dst + t * pixels;
     for (long oy = 0; oy < c->oh; oy++) {
-      long iy = oy * c->stride - c->pad + ki;
+      long iy = oy * s - c->pad + ki;
       float *o = out + oy * c->ow;
       if (iy < 0 || iy >= c->h) {
         for (long ox = 0; ox < c->ow; ox++) o[ox] = 0.0f;
         continue;
       }
       const float *xr = x + iy * c->w;
-      for (long ox = 0; ox < c->ow; ox++) {
-        long ix = ox * c->stride - c->pad + kj;
-        o[ox] = (ix >= 0 && ix < c->w) ? xr[ix] : 0.0f;
-      }
+      for (long ox = 0; ox < lo; ox++) o[ox] = 0.0f;
+      if (s == 1)
+        for (long ox = lo; ox < hi; ox++) o[ox] = xr[ox + off];
+      else
+        for (long ox = lo; ox < hi; ox++) o[ox] = xr[ox * s + off];
+      for (long ox = hi; ox < c->ow; ox++) o[ox] = 0.0f;
     }
   }
 }
 
-static void col2im_channels(void *vctx, long c0, long c1) {
+/* Plane q = img * c + ch of dx. */
+static void col2im_planes(void *vctx, long q0, long q1) {
   const conv_ctx *c = vctx;
-  for (long ch = c0; ch < c1; ch++) {
-    float *dx = c->dst + ch * c->h * c->w;
+  const long pixels = c->oh * c->ow, width = c->n * pixels, s = c->stride;
+  for (long q = q0; q < q1; q++) {
+    long img = q / c->c, ch = q % c->c;
+    float *dx = c->dst + q * c->h * c->w;
     for (long ki = 0; ki < c->kh; ki++)
       for (long kj = 0; kj < c->kw; kj++) {
-        const float *col = c->src + ((ch * c->kh + ki) * c->kw + kj) * c->oh * c->ow;
+        long lo, hi;
+        inside_range(c, kj, &lo, &hi);
+        const long off = kj - c->pad;
+        const float *col = c->src + ((ch * c->kh + ki) * c->kw + kj) * width + img * pixels;
         for (long oy = 0; oy < c->oh; oy++) {
-          long iy = oy * c->stride - c->pad + ki;
+          long iy = oy * s - c->pad + ki;
           if (iy < 0 || iy >= c->h) continue;
           float *dr = dx + iy * c->w;
           const float *cr = col + oy * c->ow;
-          for (long ox = 0; ox < c->ow; ox++) {
-            long ix = ox * c->stride - c->pad + kj;
-            if (ix >= 0 && ix < c->w) dr[ix] += cr[ox];
-          }
+          if (s == 1)
+            for (long ox = lo; ox < hi; ox++) dr[ox + off] += cr[ox];
+          else
+            for (long ox = lo; ox < hi; ox++) dr[ox * s + off] += cr[ox];
         }
       }
   }
 }
 
-static conv_ctx make_ctx(const float *src, float *dst, long c, long h, long w, long kh, long kw, long stride,
-                         long pad) {
-  conv_ctx ctx = {src, dst, c, h, w, kh, kw, stride, pad, (h + 2 * pad - kh) / stride + 1,
+static conv_ctx make_ctx(const float *src, float *dst, long n, long c, long h, long w, long kh, long kw,
+                         long stride, long pad) {
+  conv_ctx ctx = {src, dst, n, c, h, w, kh, kw, stride, pad, (h + 2 * pad - kh) / stride + 1,
                   (w + 2 * pad - kw) / stride + 1};
   return ctx;
 }
 
-void nv_im2col(const float *x, float *cols, long c, long h, long w, long kh, long kw, long stride, long pad) {
-  conv_ctx ctx = make_ctx(x, cols, c, h, w, kh, kw, stride, pad);
-  if (ctx.oh <= 0 || ctx.ow <= 0) return;
-  nv_parallel_for(c * kh * kw, NV_MAX(1L, 16384L / (ctx.oh * ctx.ow)), 1, im2col_rows, &ctx);
+void nv_im2col(const float *x, float *cols, long n, long c, long h, long w, long kh, long kw, long stride,
+               long pad) {
+  conv_ctx ctx = make_ctx(x, cols, n, c, h, w, kh, kw, stride, pad);
+  if (n <= 0 || ctx.oh <= 0 || ctx.ow <= 0) return;
+  nv_parallel_for(c * kh * kw * n, NV_MAX(1L, 16384L / (ctx.oh * ctx.ow)), 1, im2col_pieces, &ctx);
 }
 
-void nv_col2im(const float *dcols, float *dx, long c, long h, long w, long kh, long kw, long stride, long pad) {
-  conv_ctx ctx = make_ctx(dcols, dx, c, h, w, kh, kw, stride, pad);
-  if (ctx.oh <= 0 || ctx.ow <= 0) return;
-  nv_parallel_for(c, NV_MAX(1L, 16384L / (kh * kw * ctx.oh * ctx.ow)), 1, col2im_channels, &ctx);
+void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, long kh, long kw, long stride,
+               long pad) {
+  conv_ctx ctx = make_ctx(dcols, dx, n, c, h, w, kh, kw, stride, pad);
+  if (n <= 0 || ctx.oh <= 0 || ctx.ow <= 0) return;
+  nv_parallel_for(n * c, NV_MAX(1L, 16384L / (kh * kw * ctx.oh * ctx.ow)), 1, col2im_planes, &ctx);
 }

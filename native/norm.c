@@ -42,16 +42,21 @@ void nv_layer_norm(const float *x, const float *gamma, const float *beta, float 
   nv_parallel_for(rows, row_grain(cols), 1, ln_rows, &c);
 }
 
-/* dx += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma; dgamma and dbeta summed per
- * fixed block of rows into `partial`, then over blocks in order (independent of the thread count). */
-NV_CLONES static void ln_back_blocks(void *vctx, long b0, long b1) {
+/* dx += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma. dgamma and dbeta: the rows are cut
+ * into a fixed number of contiguous chunks (a function of rows and cols only, never of the thread count);
+ * each chunk sums its rows into its own cols-sized pair of partials, then the partials are added chunk by
+ * chunk in order. So results are identical for any thread count, and the scratch stays small (at most
+ * LN_MAX_CHUNKS x 2 x cols floats) even for thousands of wide rows. */
+#define LN_MAX_CHUNKS 64L
+
+NV_CLONES static void ln_back_chunks(void *vctx, long k0, long k1) {
   const ln_ctx *c = vctx;
   const long n = c->cols;
-  for (long blk = b0; blk < b1; blk++) {
-    float *pg = c->partial + blk * 2 * n, *pb = pg + n;
+  for (long k = k0; k < k1; k++) {
+    float *pg = c->partial + k * 2 * n, *pb = pg + n;
     for (long j = 0; j < n; j++) pg[j] = pb[j] = 0.0f;
-    long r1 = NV_MIN(c->rows, (blk + 1) * c->block);
-    for (long r = blk * c->block; r < r1; r++) {
+    const long r1 = NV_MIN(c->rows, (k + 1) * c->block);
+    for (long r = k * c->block; r < r1; r++) {
       const float *x = c->x + r * n, *dy = c->dy + r * n, *g = c->gamma;
       float *dx = c->dx + r * n;
       const float mean = c->mean[r], rstd = c->rstd[r];
@@ -64,6 +69,7 @@ NV_CLONES static void ln_back_blocks(void *vctx, long b0, long b1) {
         sgx += gj * xhat;
       }
       const float mg = sg / (float)n, mgx = sgx / (float)n;
+#pragma omp simd
       for (long j = 0; j < n; j++) {
         float xhat = (x[j] - mean) * rstd;
         dx[j] += rstd * (dy[j] * g[j] - mg - xhat * mgx);
@@ -76,12 +82,12 @@ NV_CLONES static void ln_back_blocks(void *vctx, long b0, long b1) {
 
 NV_CLONES static void ln_back_reduce(void *vctx, long j0, long j1) {
   const ln_ctx *c = vctx;
-  const long n = c->cols, blocks = (c->rows + c->block - 1) / c->block;
+  const long n = c->cols, chunks = (c->rows + c->block - 1) / c->block;
   for (long j = j0; j < j1; j++) {
     double sg = 0.0, sb = 0.0;
-    for (long blk = 0; blk < blocks; blk++) {
-      sg += c->partial[blk * 2 * n + j];
-      sb += c->partial[blk * 2 * n + n + j];
+    for (long k = 0; k < chunks; k++) {
+      sg += c->partial[k * 2 * n + j];
+      sb += c->partial[k * 2 * n + n + j];
     }
     c->dgamma[j] = (float)((double)c->dgamma[j] + sg);
     c->dbeta[j] = (float)((double)c->dbeta[j] + sb);
@@ -91,13 +97,15 @@ NV_CLONES static void ln_back_reduce(void *vctx, long j0, long j1) {
 void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
                             const float *rstd, float *dx, float *dgamma, float *dbeta, long rows, long cols) {
   if (rows <= 0 || cols <= 0) return;
-  long block = NV_MAX(1L, 4096L / cols);
-  long blocks = (rows + block - 1) / block;
-  float *partial = nv_scratch(NV_SCRATCH_REDUCE, (size_t)blocks * 2 * cols * sizeof(float));
+  /* About ROW_GRAIN_ELEMS elements per chunk, at most LN_MAX_CHUNKS chunks. */
+  long want = NV_MAX(1L, NV_MIN(LN_MAX_CHUNKS, rows * cols / ROW_GRAIN_ELEMS));
+  long block = (rows + want - 1) / want;
+  long chunks = (rows + block - 1) / block;
+  float *partial = nv_scratch(NV_SCRATCH_REDUCE, (size_t)chunks * 2 * cols * sizeof(float));
   ln_ctx c = {.x = x, .gamma = gamma, .dy = dy, .mean = mean, .rstd = rstd, .dx = dx, .dgamma = dgamma,
               .dbeta = dbeta, .partial = partial, .rows = rows, .cols = cols, .block = block};
-  nv_parallel_for(blocks, NV_MAX(1L, row_grain(cols) / block), 1, ln_back_blocks, &c);
-  nv_parallel_for(cols, NV_MAX(16L, ROW_GRAIN_ELEMS / NV_MAX(blocks, 1L)), 16, ln_back_reduce, &c);
+  nv_parallel_for(chunks, 1, 1, ln_back_chunks, &c);
+  nv_parallel_for(cols, NV_MAX(16L, ROW_GRAIN_ELEMS / chunks), 16, ln_back_reduce, &c);
 }
 
 /* ---- softmax ---- */

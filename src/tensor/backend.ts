@@ -161,12 +161,14 @@ export interface Backend {
   embeddingBackward(dout: F, ids: Int32Array, dweight: F, n: number, dim: number): void;
 
   /**
-   * One image: x [C, H, W] -> cols [C*kh*kw, oh*ow] (rows ordered c, ki, kj), zero padding.
+   * n images side by side: x [n, C, H, W] -> cols [C*kh*kw, n*oh*ow], rows ordered (c, ki, kj), column
+   * img*oh*ow + pixel (so one GEMM W [O, C*kh*kw] · cols gives [O, n*oh*ow]), zero padding.
    * oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
    */
   im2col(
     x: F,
     cols: F,
+    n: number,
     c: number,
     h: number,
     w: number,
@@ -175,10 +177,11 @@ export interface Backend {
     stride: number,
     pad: number,
   ): void;
-  /** The adjoint of im2col: dx += scatter(dcols). */
+  /** The adjoint of im2col (same layouts): dx [n, C, H, W] += scatter(dcols [C*kh*kw, n*oh*ow]). */
   col2im(
     dcols: F,
     dx: F,
+    n: number,
     c: number,
     h: number,
     w: number,

@@ -232,56 +232,58 @@ test('addBias, sumRows, add, mul (broadcast), scale, axpy', () => {
 });
 
 test('layerNorm and its backward', () => {
-  for (const rows of SIZES)
-    for (const cols of [1, 3, 33, 257]) {
-      const n = rows * cols;
-      compare(
-        `layerNorm ${rows}x${cols}`,
-        () => ({
-          x: rand(n, 3),
-          g: rand(cols),
-          b: rand(cols),
-          y: poison(n),
-          mean: poison(rows),
-          rstd: poison(rows),
-        }),
-        (be, x) =>
-          be.layerNorm(
-            f32(x.x!),
-            f32(x.g!),
-            f32(x.b!),
-            f32(x.y!),
-            f32(x.mean!),
-            f32(x.rstd!),
-            rows,
-            cols,
-            1e-5,
-          ),
-        ['y', 'mean', 'rstd'],
-      );
-      const x = rand(n, 3);
-      const mean = new Float32Array(rows);
-      const rstd = new Float32Array(rows);
-      ts.layerNorm(x, rand(cols), rand(cols), new Float32Array(n), mean, rstd, rows, cols, 1e-5);
-      compare(
-        `layerNormBackward ${rows}x${cols}`,
-        () => ({ dy: rand(n), x, g: rand(cols), mean, rstd, dx: rand(n), dg: rand(cols), db: rand(cols) }),
-        (be, v) =>
-          be.layerNormBackward(
-            f32(v.dy!),
-            f32(v.x!),
-            f32(v.g!),
-            f32(v.mean!),
-            f32(v.rstd!),
-            f32(v.dx!),
-            f32(v.dg!),
-            f32(v.db!),
-            rows,
-            cols,
-          ),
-        ['dx', 'dg', 'db'],
-      );
-    }
+  const shapes = SIZES.flatMap((rows) => [1, 3, 33, 257].map((cols) => [rows, cols] as const));
+  // Wide rows: many rows per dgamma/dbeta chunk.
+  shapes.push([97, 4096], [1000, 96]);
+  for (const [rows, cols] of shapes) {
+    const n = rows * cols;
+    compare(
+      `layerNorm ${rows}x${cols}`,
+      () => ({
+        x: rand(n, 3),
+        g: rand(cols),
+        b: rand(cols),
+        y: poison(n),
+        mean: poison(rows),
+        rstd: poison(rows),
+      }),
+      (be, x) =>
+        be.layerNorm(
+          f32(x.x!),
+          f32(x.g!),
+          f32(x.b!),
+          f32(x.y!),
+          f32(x.mean!),
+          f32(x.rstd!),
+          rows,
+          cols,
+          1e-5,
+        ),
+      ['y', 'mean', 'rstd'],
+    );
+    const x = rand(n, 3);
+    const mean = new Float32Array(rows);
+    const rstd = new Float32Array(rows);
+    ts.layerNorm(x, rand(cols), rand(cols), new Float32Array(n), mean, rstd, rows, cols, 1e-5);
+    compare(
+      `layerNormBackward ${rows}x${cols}`,
+      () => ({ dy: rand(n), x, g: rand(cols), mean, rstd, dx: rand(n), dg: rand(cols), db: rand(cols) }),
+      (be, v) =>
+        be.layerNormBackward(
+          f32(v.dy!),
+          f32(v.x!),
+          f32(v.g!),
+          f32(v.mean!),
+          f32(v.rstd!),
+          f32(v.dx!),
+          f32(v.dg!),
+          f32(v.db!),
+          rows,
+          cols,
+        ),
+      ['dx', 'dg', 'db'],
+    );
+  }
 });
 
 test('gelu, relu and their backward', () => {
@@ -508,28 +510,30 @@ test('embedding and its backward with repeated ids', () => {
   );
 });
 
-test('im2col and col2im', () => {
-  for (const [c, h, w, kh, kw, stride, pad] of [
-    [1, 1, 1, 1, 1, 1, 0],
-    [3, 7, 33, 3, 3, 1, 1],
-    [2, 33, 7, 4, 4, 4, 0],
-    [3, 33, 33, 3, 3, 2, 1],
-    [1, 7, 3, 7, 3, 1, 2],
+test('im2col and col2im over batches of images', () => {
+  for (const [n, c, h, w, kh, kw, stride, pad] of [
+    [1, 1, 1, 1, 1, 1, 1, 0],
+    [1, 3, 7, 33, 3, 3, 1, 1],
+    [3, 2, 33, 7, 4, 4, 4, 0],
+    [2, 3, 33, 33, 3, 3, 2, 1],
+    [5, 1, 7, 3, 7, 3, 1, 2],
+    [97, 3, 16, 16, 3, 3, 1, 1], // the patch stem: many small images
+    [61, 8, 16, 16, 3, 3, 2, 1],
   ] as const) {
     const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
     const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
-    const ncols = c * kh * kw * oh * ow;
-    const label = `${c}x${h}x${w} k${kh}x${kw} s${stride} p${pad}`;
+    const ncols = n * c * kh * kw * oh * ow;
+    const label = `${n}x${c}x${h}x${w} k${kh}x${kw} s${stride} p${pad}`;
     compare(
       `im2col ${label}`,
-      () => ({ x: rand(c * h * w), cols: poison(ncols) }),
-      (be, x) => be.im2col(f32(x.x!), f32(x.cols!), c, h, w, kh, kw, stride, pad),
+      () => ({ x: rand(n * c * h * w), cols: poison(ncols) }),
+      (be, x) => be.im2col(f32(x.x!), f32(x.cols!), n, c, h, w, kh, kw, stride, pad),
       ['cols'],
     );
     compare(
       `col2im ${label}`,
-      () => ({ d: rand(ncols), dx: rand(c * h * w) }),
-      (be, x) => be.col2im(f32(x.d!), f32(x.dx!), c, h, w, kh, kw, stride, pad),
+      () => ({ d: rand(ncols), dx: rand(n * c * h * w) }),
+      (be, x) => be.col2im(f32(x.d!), f32(x.dx!), n, c, h, w, kh, kw, stride, pad),
       ['dx'],
     );
   }
@@ -677,6 +681,17 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
       v = new Float32Array(n);
     nb.adamw(p, dy, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1);
     r.adamw = p;
+    const wideDx = new Float32Array(x.length),
+      wideDg = new Float32Array(4096),
+      wideDb = new Float32Array(4096);
+    nb.layerNormBackward(dy, x, dy, x, dy, wideDx, wideDg, wideDb, n / 4096, 4096);
+    Object.assign(r, { wideDx, wideDg, wideDb });
+    // 64 images 4x16x16 (x's first 65536 floats), 3x3 kernel, stride 2, pad 1 -> 64 pixels each.
+    const cols3 = poison(36 * 64 * 64);
+    nb.im2col(x, cols3, 64, 4, 16, 16, 3, 3, 2, 1);
+    const dimg = new Float32Array(64 * 4 * 16 * 16);
+    nb.col2im(cols3, dimg, 64, 4, 16, 16, 3, 3, 2, 1);
+    Object.assign(r, { cols3, dimg });
     return r;
   };
   const one = withThreads(1, runAll);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Tensor, sizeOf } from '../../src/tensor/tensor.ts';
 import { setBackend } from '../../src/tensor/backends/index.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
+import { conv2dLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
 
 setBackend('ts');
@@ -182,15 +183,25 @@ test('conv2d matches direct convolution (3x3, stride, padding, large and rectang
     [[2, 3, 8, 8], [5, 3, 4, 4], true, 4, 0],
     [[1, 1, 5, 6], [2, 1, 2, 3], true, 1, 0],
     [[1, 2, 7, 7], [2, 2, 7, 7], true, 3, 3],
+    [[7, 3, 4, 4], [5, 3, 3, 3], true, 1, 1],
   ];
   for (const [xs, ws, bias, stride, padding] of cases) {
     const x = rand(xs);
     const w = rand(ws);
     const b = bias ? rand([ws[0]!]) : null;
-    const y = ops.conv2d(x, w, b, { stride, padding });
     const expected = naiveConv(x, w, b, stride, padding);
+    const y = ops.conv2d(x, w, b, { stride, padding });
     assert.equal(y.size, expected.length);
     assertClose(y.data, expected, 1e-12, `conv2d ${xs} ${ws} s${stride} p${padding}`);
+    // In image chunks: one image's columns fit, so every image is its own chunk.
+    const saved = conv2dLimits.chunkFloats;
+    conv2dLimits.chunkFloats = 1;
+    try {
+      const chunked = ops.conv2d(x, w, b, { stride, padding });
+      assertClose(chunked.data, expected, 1e-12, `conv2d chunked ${xs} ${ws}`);
+    } finally {
+      conv2dLimits.chunkFloats = saved;
+    }
   }
 });
 

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
+import { conv2dLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gradcheck, param } from './gradcheck.ts';
 
@@ -143,6 +144,20 @@ test('conv2d: 3x3 padded, strided 5x5, patch stem with bias, rectangular kernel'
   gradcheck('conv2d 2x3 stride 1', [param([1, 1, 4, 5], rng), param([2, 1, 2, 3], rng)], (x, w) =>
     ops.conv2d(x, w),
   );
+});
+
+test('conv2d in image chunks (uneven last chunk): the backward recomputes each chunk', () => {
+  const saved = conv2dLimits.chunkFloats;
+  conv2dLimits.chunkFloats = 2 * 18 * 9; // two images of 2*3*3 rows x 3x3 pixels per chunk: 5 -> 2+2+1
+  try {
+    gradcheck(
+      'conv2d chunked',
+      [param([5, 2, 3, 3], rng), param([2, 2, 3, 3], rng), param([2], rng)],
+      (x, w, b) => ops.conv2d(x, w, b, { padding: 1 }),
+    );
+  } finally {
+    conv2dLimits.chunkFloats = saved;
+  }
 });
 
 test('patchify, dropout', () => {

@@ -111,9 +111,9 @@ test('forward kernels overwrite every output element (poisoned with NaN)', () =>
   be.dropout(x, y.fill(NaN), mask, n, 0.5, 3, 0);
   assertAllFinite('dropout y', y);
   assertAllFinite('dropout mask', mask);
-  // im2col with padding writes the zero border too: C=2, 4x5 image, 3x3, stride 2, pad 1 -> 2x3 output.
-  const cols2 = nan(2 * 9 * 6);
-  be.im2col(randArr(40), cols2, 2, 4, 5, 3, 3, 2, 1);
+  // im2col with padding writes the zero border too: 2 images C=2, 4x5, 3x3, stride 2, pad 1 -> 2x3 output.
+  const cols2 = nan(2 * 9 * 2 * 6);
+  be.im2col(randArr(80), cols2, 2, 2, 4, 5, 3, 3, 2, 1);
   assertAllFinite('im2col', cols2);
   // Attention with a fully hidden query (batch 1 query 0) and masked keys.
   const [B, H, T, D] = [2, 2, 3, 2];
@@ -167,7 +167,7 @@ test('backward kernels accumulate (two calls give twice one call)', () => {
       (dx) => be.crossEntropyBackward(x, Int32Array.from([1, -1, 3]), dx, 3, 4, -1, 0.5),
     ],
     ['embeddingBackward', (dx) => be.embeddingBackward(x, Int32Array.from([2, 2, 0]), dx, 3, 4)],
-    ['col2im', (dx) => be.col2im(dcols, dx, 1, 3, 4, 2, 2, 1, 0)],
+    ['col2im', (dx) => be.col2im(dcols, dx, 1, 1, 3, 4, 2, 2, 1, 0)],
     ['sumRows', (dx) => be.sumRows(x, dx, 1, n, true)],
   ];
   for (const [name, fn] of kernels) {

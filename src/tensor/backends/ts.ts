@@ -306,8 +306,12 @@ function attentionBackward(
   }
 }
 
-/** Calls fn(ci, hi, wi) for every (row of cols, input position) pair im2col touches inside the image. */
+/**
+ * Calls fn(colIndex, xIndex) for every element of the batched cols [C*kh*kw, n*oh*ow] (column
+ * img*oh*ow + pixel); xIndex is the input element of x [n, C, H, W] it copies, or -1 in the zero padding.
+ */
 function forEachPatchElement(
+  n: number,
   c: number,
   h: number,
   w: number,
@@ -319,16 +323,21 @@ function forEachPatchElement(
 ): void {
   const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
-  for (let ch = 0; ch < c; ch++) {
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        const colRow = ((ch * kh + ki) * kw + kj) * oh * ow;
-        for (let oy = 0; oy < oh; oy++) {
-          const y = oy * stride - pad + ki;
-          for (let ox = 0; ox < ow; ox++) {
-            const x = ox * stride - pad + kj;
-            const inside = y >= 0 && y < h && x >= 0 && x < w;
-            fn(colRow + oy * ow + ox, inside ? (ch * h + y) * w + x : -1);
+  if (oh < 1 || ow < 1) return;
+  const pixels = oh * ow;
+  for (let img = 0; img < n; img++) {
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (img * c + ch) * h * w;
+      for (let ki = 0; ki < kh; ki++) {
+        for (let kj = 0; kj < kw; kj++) {
+          const colStart = ((ch * kh + ki) * kw + kj) * n * pixels + img * pixels;
+          for (let oy = 0; oy < oh; oy++) {
+            const y = oy * stride - pad + ki;
+            for (let ox = 0; ox < ow; ox++) {
+              const x = ox * stride - pad + kj;
+              const inside = y >= 0 && y < h && x >= 0 && x < w;
+              fn(colStart + oy * ow + ox, inside ? plane + y * w + x : -1);
+            }
           }
         }
       }
@@ -467,13 +476,13 @@ export const tsBackend: Backend = {
     }
   },
 
-  im2col(x, cols, c, h, w, kh, kw, stride, pad) {
-    forEachPatchElement(c, h, w, kh, kw, stride, pad, (ci, xi) => {
+  im2col(x, cols, n, c, h, w, kh, kw, stride, pad) {
+    forEachPatchElement(n, c, h, w, kh, kw, stride, pad, (ci, xi) => {
       cols[ci] = xi < 0 ? 0 : x[xi]!;
     });
   },
-  col2im(dcols, dx, c, h, w, kh, kw, stride, pad) {
-    forEachPatchElement(c, h, w, kh, kw, stride, pad, (ci, xi) => {
+  col2im(dcols, dx, n, c, h, w, kh, kw, stride, pad) {
+    forEachPatchElement(n, c, h, w, kh, kw, stride, pad, (ci, xi) => {
       if (xi >= 0) dx[xi] += dcols[ci]!;
     });
   },

@@ -10,9 +10,19 @@ export interface Conv2dOptions {
 }
 
 /**
+ * The most floats one conv2d works on at once in its column buffer (C*kh*kw or O rows, whichever is
+ * larger, times the chunk's columns); a bigger batch goes in image chunks. Tests lower it to exercise
+ * the chunked path.
+ */
+export const conv2dLimits = { chunkFloats: 1 << 26 };
+
+/**
  * 2-D convolution, NCHW like PyTorch: x [N, C, H, W], w [O, C, kh, kw], b [O] -> [N, O, OH, OW].
- * Each image is unfolded (im2col) into [C*kh*kw, OH*OW] columns, then one batched GEMM with w.
- * The columns are kept for the weight gradient.
+ * The images are unfolded (im2col) side by side into cols [C*kh*kw, N*OH*OW], so the whole batch is ONE
+ * GEMM W [O, C*kh*kw] · cols -> [O, N*OH*OW], permuted to [N, O, OH*OW] (a row gather). Many small
+ * images (the patch stem's thousands of 16x16 patches) thus cost a few large kernel calls, not
+ * thousands of tiny ones. Batches whose cols would exceed conv2dLimits.chunkFloats go in image chunks;
+ * then the backward recomputes each chunk's cols instead of keeping them all.
  */
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const stride = opts.stride ?? 1;
@@ -38,57 +48,48 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
     throw new Error(`conv2d: kernel ${kh}x${kw} does not fit input ${h}x${wd} with padding ${pad}`);
   const ckk = c * kh * kw;
   const pixels = oh * ow;
-  const be = backend();
-  const cols = floatLike(x, n * ckk * pixels);
-  for (let i = 0; i < n; i++) {
-    be.im2col(x.f.subarray(i * c * h * wd), cols.subarray(i * ckk * pixels), c, h, wd, kh, kw, stride, pad);
-  }
+  const imageSize = c * h * wd;
   const y = Tensor.zeros([n, o, oh, ow], x.dtype);
-  be.gemm(false, false, o, pixels, ckk, 1, w.f, cols, 0, y.f, n, 0, ckk * pixels, o * pixels);
-  // The bias as a rank-1 product b [O, 1] · ones [1, OH*OW], added to every image.
-  const ones = b ? floatLike(x, pixels).fill(1) : null;
-  if (b) be.gemm(false, false, o, pixels, 1, 1, b.f, ones!, 1, y.f, n, 0, 0, o * pixels);
+  if (n === 0) return y;
+  // Equal image chunks, each within the float budget (at least one image per chunk).
+  const perImage = pixels * Math.max(ckk, o);
+  const chunkCount = Math.ceil(n / Math.max(1, Math.floor(conv2dLimits.chunkFloats / perImage)));
+  const chunk = Math.ceil(n / chunkCount);
+  const chunkStarts = Array.from({ length: chunkCount }, (_, i) => i * chunk);
+
+  const be = backend();
+  const cols = floatLike(x, ckk * chunk * pixels);
+  const yt = floatLike(x, o * chunk * pixels); // [O, images*OH*OW]
+  const ones = b ? floatLike(x, chunk * pixels).fill(1) : null;
+  for (const i0 of chunkStarts) {
+    const m = Math.min(chunk, n - i0);
+    const width = m * pixels;
+    be.im2col(x.f.subarray(i0 * imageSize), cols, m, c, h, wd, kh, kw, stride, pad);
+    be.gemm(false, false, o, width, ckk, 1, w.f, cols, 0, yt, 1, 0, 0, 0);
+    // The bias as a rank-1 product b [O, 1] · ones [1, width].
+    if (b) be.gemm(false, false, o, width, 1, 1, b.f, ones!, 1, yt, 1, 0, 0, 0);
+    // [O, m, P] -> [m, O, P]: output row img*O + oc is yt row oc*m + img.
+    be.embedding(yt, rowIds([m, o], [1, m]), y.f.subarray(i0 * o * pixels), m * o, pixels);
+  }
 
   return record(y, 'conv2d', b ? [x, w, b] : [x, w], (out) => {
     const dy = out.grad!;
     const be = backend();
-    for (let i = 0; i < n; i++) {
-      const dyi = dy.subarray(i * o * pixels);
-      if (w.requiresGrad)
-        be.gemm(
-          false,
-          true,
-          o,
-          ckk,
-          pixels,
-          1,
-          dyi,
-          cols.subarray(i * ckk * pixels),
-          1,
-          gradOf(w),
-          1,
-          0,
-          0,
-          0,
-        );
-      if (b?.requiresGrad) be.gemm(false, false, o, 1, pixels, 1, dyi, ones!, 1, gradOf(b), 1, 0, 0, 0);
-    }
-    if (x.requiresGrad) {
-      const dcols = floatLike(x, n * ckk * pixels);
-      be.gemm(true, false, ckk, pixels, o, 1, w.f, dy, 0, dcols, n, 0, o * pixels, ckk * pixels);
-      const dx = gradOf(x);
-      for (let i = 0; i < n; i++) {
-        be.col2im(
-          dcols.subarray(i * ckk * pixels),
-          dx.subarray(i * c * h * wd),
-          c,
-          h,
-          wd,
-          kh,
-          kw,
-          stride,
-          pad,
-        );
+    const dyt = floatLike(x, o * chunk * pixels);
+    const dcols = x.requiresGrad ? floatLike(x, ckk * chunk * pixels) : null;
+    for (const i0 of chunkStarts) {
+      const m = Math.min(chunk, n - i0);
+      const width = m * pixels;
+      // [m, O, P] -> [O, m, P]: dyt row oc*m + img is dy row img*O + oc.
+      be.embedding(dy.subarray(i0 * o * pixels), rowIds([o, m], [1, o]), dyt, o * m, pixels);
+      if (w.requiresGrad) {
+        if (chunkCount > 1) be.im2col(x.f.subarray(i0 * imageSize), cols, m, c, h, wd, kh, kw, stride, pad);
+        be.gemm(false, true, o, ckk, width, 1, dyt, cols, 1, gradOf(w), 1, 0, 0, 0);
+      }
+      if (b?.requiresGrad) be.gemm(false, false, o, 1, width, 1, dyt, ones!, 1, gradOf(b), 1, 0, 0, 0);
+      if (dcols) {
+        be.gemm(true, false, ckk, width, o, 1, w.f, dyt, 0, dcols, 1, 0, 0, 0);
+        be.col2im(dcols, gradOf(x).subarray(i0 * imageSize), m, c, h, wd, kh, kw, stride, pad);
       }
     }
   });
