@@ -75,8 +75,10 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   return record(y, 'conv2d', b ? [x, w, b] : [x, w], (out) => {
     const dy = out.grad!;
     const be = backend();
-    const dyt = floatLike(x, o * chunk * pixels);
-    const dcols = x.requiresGrad ? floatLike(x, ckk * chunk * pixels) : null;
+    // The forward's buffers are reused (a graph's backward runs once): dyt in yt, dcols in cols once
+    // a chunk's weight gradient has read its columns. Fresh buffers of this size cost page faults.
+    const dyt = yt;
+    const dcols = x.requiresGrad ? cols : null;
     for (const i0 of chunkStarts) {
       const m = Math.min(chunk, n - i0);
       const width = m * pixels;
