@@ -1,9 +1,10 @@
-// `npm run bench -- learn [--models mini,base] [--samples 200000] [--data data/scenes] [--eval-count 500]`
+// `npm run bench -- learn [--models mini,base] [--samples 100000] [--batch 8] [--lr 3e-3] [--data data/scenes] [--eval-count 500]`
 //
 // Does it learn? Trains each model on ShortDesc for a fixed number of training samples (not a time
 // budget, so results compare across machines), then describes test pictures greedily and scores
 // object recall / precision / count accuracy against the scene graphs. Runs go to
-// runs/learn-<model>-<samples>/ and are reused (resumed if unfinished) on the next call.
+// runs/learn-<model>-<samples>/ and are reused (resumed if unfinished) on the next call. Defaults are
+// the main job's (batch 8, peak lr 3e-3 decaying to 3e-4, 30 warm-up steps).
 // The data folder must exist (npm run main builds data/scenes). No peer: the last line has no speedup.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -24,10 +25,11 @@ function arg(name: string, def: string): string {
   return i > 0 ? process.argv[i + 1]! : def;
 }
 const models = arg('models', 'mini,base').split(',');
-const samples = Number(arg('samples', '200000'));
+const samples = Number(arg('samples', '100000'));
 const data = arg('data', 'data/scenes');
 const evalCount = Number(arg('eval-count', '500'));
-const batchSize = Number(arg('batch', '32'));
+const batchSize = Number(arg('batch', '8'));
+const lr = Number(arg('lr', '3e-3'));
 if (!existsSync(path.join(data, 'manifest.jsonl'))) {
   console.error(`${data}: no dataset (build it with "npm run main" or "nanovlm data scenes --out ${data}")`);
   process.exit(2);
