@@ -54,6 +54,12 @@ for (const name of models) {
         ['text', 'short'],
         ['steps', String(steps)],
         ['batchSize', String(batchSize)],
+        ['lr', String(lr)],
+        ['minLr', String(lr / 10)],
+        ['warmupSteps', '30'],
+        ['evalEvery', '500'],
+        ['evalSamples', '160'],
+        ['saveEvery', '500'],
       ],
     });
     const summary = exists ? await train({ resume: runDir }) : await train({ config: cfg, runDir });
