@@ -90,5 +90,12 @@ for (const name of models) {
   };
 }
 console.log(
-  JSON.stringify({ bench: 'learn', samples, targets: { miniRecall: 0.6, miniPrecision: 0.8 }, models: out }),
+  JSON.stringify({
+    bench: 'learn',
+    samples,
+    batch: batchSize,
+    lr,
+    targets: { miniRecall: 0.6, miniPrecision: 0.8 },
+    models: out,
+  }),
 );
