@@ -1,4 +1,4 @@
-import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
+import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel, type Description } from '../model/pipeline.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -31,11 +31,8 @@ const spec: CommandSpec<typeof options> = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, spec);
-  if (args.help) {
-    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
-    return 0;
-  }
+  const args = parseCommand(argv, spec, true);
+  if (!args) return 0;
   const o = args.options;
   const images = [...o.image, ...args.positionals];
   if (images.length === 0) throw new UserError('nanovlm generate: give at least one --image FILE', 2);

@@ -47,7 +47,9 @@ export async function main(argv: string[]): Promise<number> {
     return await mod.run(rest);
   } catch (e) {
     if (e instanceof UserError) {
-      console.error(`nanovlm ${name}: ${e.message}`);
+      // Option errors already name the command (`nanovlm serve: --model is required`).
+      const prefix = e.message.startsWith(`nanovlm ${name}`) ? '' : `nanovlm ${name}: `;
+      console.error(`${prefix}${e.message}`);
       return e.exitCode;
     }
     if ((e as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(`cli/`)) {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
+import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
 import { startServer, SERVE_DEFAULTS } from '../serve/index.ts';
 import { UserError } from '../util/errors.ts';
@@ -41,14 +41,9 @@ const spec: CommandSpec<typeof options> = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, spec);
-  if (args.help) {
-    console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
-    return 0;
-  }
+  const args = parseCommand(argv, spec);
+  if (!args) return 0;
   const o = args.options;
-  if (args.positionals.length)
-    throw new UserError(`nanovlm serve: unexpected argument "${args.positionals[0]}"`, 2);
   if (o.port < 0 || o.port > 65535) throw new UserError(`--port must be in [0, 65535], got ${o.port}`, 2);
   if (o.maxBatch < 1) throw new UserError(`--max-batch must be at least 1, got ${o.maxBatch}`, 2);
   if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
