@@ -42,3 +42,26 @@ test('micro-batches add up to the whole batch: same losses step after step', asy
     assert.ok(Math.abs(whole[i]! - pieces[i]!) < 2e-5, `step ${i + 1}: ${whole[i]} vs ${pieces[i]}`);
   assert.ok(whole[5]! < whole[0]!);
 });
+
+test('--text both trains on ShortDesc and LongDesc: an epoch has twice the samples', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'text-'));
+  const data = await makeDataset(path.join(root, 'data'), { count: 20 });
+  const steps = async (text: string) => {
+    const config = resolveConfig({
+      model: 'tiny',
+      overrides: [
+        ['data', data],
+        ['text', text],
+        ['batchSize', '4'],
+        ['epochs', '1'],
+        ['evalEvery', '0'],
+        ['samples', '0'],
+      ],
+    });
+    const s = await train({ config, runDir: path.join(root, text), quiet: true, handleSignals: false });
+    return s.step;
+  };
+  const short = await steps('short'); // 16 train records → 4 steps
+  assert.equal(short, 4);
+  assert.equal(await steps('both'), 2 * short);
+});
