@@ -82,6 +82,7 @@ for (const name of models) {
     steps: state.step,
     trainSeconds: Math.round(trainSeconds),
     bestValLoss: state.bestValLoss,
+    valImageGain: state.lastImageGain ?? null,
     recall: Number(totals.recall.toFixed(4)),
     precision: Number(totals.precision.toFixed(4)),
     countAccuracy: Number(totals.countAccuracy.toFixed(4)),

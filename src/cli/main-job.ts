@@ -284,6 +284,7 @@ export async function run(argv: string[]): Promise<number> {
     trainSeconds: Math.round(st.trainSeconds),
     valLoss: st.lastValLoss,
     bestValLoss: st.bestValLoss,
+    valImageGain: st.lastImageGain ?? null,
     peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
     samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
     test: {
@@ -318,6 +319,11 @@ export async function run(argv: string[]): Promise<number> {
   console.log(
     `count accuracy    ${totals.countAccuracy.toFixed(3)}  (over ${totals.countJudged} stated counts)`,
   );
+  if (report.valImageGain !== null) {
+    console.log(
+      `image gain        ${report.valImageGain.toFixed(3)}  (val loss with mismatched pictures minus the real one, nats per token)`,
+    );
+  }
   console.log(
     `on ${totals.images} test pictures; model ${modelDir} (step ${st.step}); total ${formatDuration(report.seconds)}`,
   );

@@ -79,6 +79,8 @@ export function printSummary(
   write(`stopped        ${s.stoppedBy} at step ${s.step}/${s.totalSteps} (epoch ${s.epoch + 1})`);
   write(`train loss     ${f(s.trainLoss)}`);
   write(`val loss       ${f(s.valLoss)}   perplexity ${f(s.valPerplexity, 2)}`);
+  // How much worse the texts are predicted from the wrong pictures: near 0 means the image is ignored.
+  write(`image gain     ${f(s.valImageGain)} nats per token`);
   write(`best val loss  ${f(s.bestValLoss)} at step ${s.bestStep ?? '-'}`);
   write(
     `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s)), ${formatDuration(s.seconds)}`,

@@ -1,6 +1,6 @@
 /**
  * `metrics.jsonl`: one JSON line per logged step (train rows carry loss, lr, grad_norm, samples_per_s;
- * validation rows carry val_loss and val_ppl). Lines are appended as they happen; a kill can leave a
+ * validation rows carry val_loss, val_ppl and val_image_gain). Lines are appended as they happen; a kill can leave a
  * torn last line, which the reader skips. On resume the file is cut back to the checkpoint's step so
  * the curve shows one history.
  */
@@ -16,6 +16,8 @@ export interface MetricsRow {
   samples_per_s?: number;
   val_loss?: number;
   val_ppl?: number;
+  /** Validation loss with mismatched pictures minus the real one: how much the image helps. */
+  val_image_gain?: number;
   time?: number;
 }
 

@@ -18,12 +18,26 @@ export function createModel(config: ModelConfig, seed: number): VLM {
   return createNanoVLM(config, { seed });
 }
 
-/** Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward). */
-export function batchLoss(model: VLM, batch: Batch): Tensor {
+/**
+ * Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward). With
+ * `mismatched`, each text is paired with the next row's picture instead of its own: the loss the model
+ * gets when the image tells it nothing true, so the gap to the real loss measures how much it uses the image.
+ */
+export function batchLoss(model: VLM, batch: Batch, { mismatched = false } = {}): Tensor {
   const S = model.config.image_size;
-  const images = new Tensor(batch.images, [batch.size, 3, S, S]);
+  const pixels = mismatched ? rollRows(batch.images, batch.size) : batch.images;
+  const images = new Tensor(pixels, [batch.size, 3, S, S]);
   const ids = new Tensor(batch.ids, [batch.size, batch.L]);
   return model.forward(images, ids, { lengths: batch.lengths }).loss;
+}
+
+/** A copy of `data` ([rows, ...]) with row k holding row k + 1 (the last holding the first). */
+function rollRows(data: Float32Array, rows: number): Float32Array {
+  const plane = data.length / rows;
+  const out = new Float32Array(data.length);
+  out.set(data.subarray(plane), 0);
+  out.set(data.subarray(0, plane), data.length - plane);
+  return out;
 }
 
 /** Writes the model files into `dir` (the checkpoint writer's temp folder: atomicity is its job). */

@@ -21,7 +21,7 @@ import {
   readSafetensors,
 } from '../nn/index.ts';
 import { Linear, Conv2d, type Parameter } from '../nn/index.ts';
-import { backward, noGrad } from '../tensor/tensor.ts';
+import { backward, noGrad, withStepScope } from '../tensor/tensor.ts';
 import { backend } from '../tensor/backends/index.ts';
 import { openDataset, type Dataset } from '../data/dataset.ts';
 import { DataLoader, type LoaderState, type Batch } from '../data/loader.ts';
@@ -70,6 +70,8 @@ export interface TrainerState {
   bestValLoss: number | null;
   bestStep: number | null;
   lastValLoss: number | null;
+  /** Added after version 1 checkpoints were written: absent in older ones. */
+  lastImageGain?: number | null;
   /** Running sums of the metrics window not yet logged (so logged averages match an uninterrupted run). */
   window: { loss: number; gradNorm: number; steps: number; skipped: number };
   /** Seconds spent training before this checkpoint, over all sessions. */
@@ -115,6 +117,8 @@ export interface TrainSummary {
   trainLoss: number | null;
   valLoss: number | null;
   valPerplexity: number | null;
+  /** The last validation's image gain (see Validation); null when there was none. */
+  valImageGain: number | null;
   bestValLoss: number | null;
   bestStep: number | null;
   samplesPerSecond: number;
@@ -266,6 +270,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   let bestValLoss: number | null = null;
   let bestStep: number | null = null;
   let lastValLoss: number | null = null;
+  let lastImageGain: number | null = null;
   let priorSeconds = 0;
   let window = { loss: 0, gradNorm: 0, steps: 0, skipped: 0 };
   if (state && resumedFrom) {
@@ -275,6 +280,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     trainLoader.restore(state.loader);
     setDropoutState(state.dropoutRng);
     ({ step, samplesSeen, bestValLoss, bestStep, lastValLoss, window } = state);
+    lastImageGain = state.lastImageGain ?? null;
     priorSeconds = state.trainSeconds;
     if (state.backend.name !== backend().name || state.backend.threads !== backend().threads) {
       say(
@@ -306,6 +312,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     bestValLoss,
     bestStep,
     lastValLoss,
+    lastImageGain,
     window: { ...window },
     trainSeconds: priorSeconds + (performance.now() - t0) / 1000,
     finished,
@@ -331,7 +338,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   };
 
   // ---------------------------------------------------------------- validation
-  const validate = async (): Promise<{ loss: number; ppl: number } | null> => {
+  const validate = async (): Promise<Validation | null> => {
     if (!valLoader || tc.evalSamples === 0) return null;
     const dropout = getDropoutState();
     model.eval();
@@ -342,6 +349,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       samples: valLoader.samples.length,
     });
     let nll = 0;
+    let mismatchedNll = 0;
+    let mismatchedTokens = 0;
     let tokens = 0;
     let seen = 0;
     try {
@@ -351,6 +360,10 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           const n = targetTokens(piece);
           nll += noGrad(() => batchLoss(model, piece)).item() * n;
           tokens += n;
+          if (piece.size > 1) {
+            mismatchedNll += noGrad(() => batchLoss(model, piece, { mismatched: true })).item() * n;
+            mismatchedTokens += n;
+          }
         }
         seen += batch.size;
         if (seen >= tc.evalSamples) break;
@@ -361,7 +374,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       setDropoutState(dropout);
     }
     const loss = nll / Math.max(1, tokens);
-    return { loss, ppl: Math.exp(loss) };
+    const imageGain = mismatchedTokens ? mismatchedNll / mismatchedTokens - loss : null;
+    return { loss, ppl: Math.exp(loss), imageGain };
   };
 
   // ---------------------------------------------------------------- the loop
@@ -411,11 +425,14 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
         for (const piece of splitBatch(batch, tc.microBatch)) {
           // Each piece contributes its share of the batch's target tokens, each batch 1/accum of the step.
           const weight = targetTokens(piece) / tokens / tc.gradAccum;
-          const loss = batchLoss(model, piece);
-          const value = loss.item();
-          if (weight === 1) loss.backward();
-          else backward(loss, new Float32Array([weight]));
-          stepLoss += value * weight;
+          // In a step scope: activations and gradients reuse pooled buffers instead of fresh garbage.
+          stepLoss += withStepScope(() => {
+            const loss = batchLoss(model, piece);
+            const value = loss.item();
+            if (weight === 1) loss.backward();
+            else backward(loss, new Float32Array([weight]));
+            return value * weight;
+          });
         }
         samplesSeen += batch.size;
         winSamples += batch.size;
@@ -493,7 +510,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
         const v = await validate();
         if (v) {
           lastValLoss = v.loss;
-          metrics.append({ step, val_loss: round(v.loss), val_ppl: round(v.ppl) });
+          lastImageGain = v.imageGain;
+          metrics.append(validationRow(step, v));
           if (bestValLoss === null || v.loss < bestValLoss) {
             bestValLoss = v.loss;
             bestStep = step;
@@ -526,13 +544,14 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
 
   // ---------------------------------------------------------------- the end: validate, save, describe
   const finished = step >= totalSteps;
-  let finalVal: { loss: number; ppl: number } | null = null;
+  let finalVal: Validation | null = null;
   let isBest = false;
   if (finished || stoppedBy === 'time') {
     finalVal = await validate();
     if (finalVal) {
       lastValLoss = finalVal.loss;
-      metrics.append({ step, val_loss: round(finalVal.loss), val_ppl: round(finalVal.ppl) });
+      lastImageGain = finalVal.imageGain;
+      metrics.append(validationRow(step, finalVal));
       if (bestValLoss === null || finalVal.loss < bestValLoss) {
         bestValLoss = finalVal.loss;
         bestStep = step;
@@ -561,6 +580,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     trainLoss: lastLoss,
     valLoss: lastValLoss,
     valPerplexity: lastValLoss === null ? null : Math.exp(lastValLoss),
+    valImageGain: lastImageGain,
     bestValLoss,
     bestStep,
     samplesPerSecond: trainedSamples / Math.max(seconds, 1e-9),
@@ -619,6 +639,22 @@ function hasSplit(ds: Dataset, split: string): boolean {
 }
 
 const round = (x: number): number => Number(x.toPrecision(6));
+
+/**
+ * Validation loss and perplexity, and the image gain: how much higher the loss is when each text is
+ * paired with another picture (about 0 while the model ignores the image).
+ */
+interface Validation {
+  loss: number;
+  ppl: number;
+  imageGain: number | null;
+}
+
+function validationRow(step: number, v: Validation): MetricsRow {
+  const row: MetricsRow = { step, val_loss: round(v.loss), val_ppl: round(v.ppl) };
+  if (v.imageGain !== null) row.val_image_gain = round(v.imageGain);
+  return row;
+}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -75,6 +75,22 @@ test('train() and eval() reach every submodule', () => {
   assert.ok(model.blocks.items[1]!.attn.drop.training);
 });
 
+test('fan-in init: linear weights at std 1/sqrt(in), embeddings keep std, residual scaling still applies', () => {
+  const m = new TinyGpt({ ...cfg, dim: 64, heads: 4 });
+  initWeights(m, new Rng(3), { residualLayers: 2, fanIn: true });
+  const p = m.parameters();
+  const std = (t: Tensor) => Math.sqrt(t.toArray().reduce((s, x) => s + x * x, 0) / t.size);
+  assert.ok(Math.abs(std(p.get('blocks.0.mlp.fc.weight')!) - 1 / 8) < 0.006, 'fc: fan-in 64');
+  assert.ok(
+    Math.abs(std(p.get('blocks.0.mlp.proj.weight')!) - 1 / 16 / 2) < 0.003,
+    'proj: fan-in 256, / sqrt(4)',
+  );
+  assert.ok(Math.abs(std(p.get('tok.weight')!) - 0.02) < 0.004, 'embedding keeps 0.02');
+  const conv = new Conv2d(3, 16, 3);
+  initWeights(conv, new Rng(4), { fanIn: true });
+  assert.ok(Math.abs(std(conv.weight) - 1 / Math.sqrt(27)) < 0.03, 'conv: fan-in 3·3·3');
+});
+
 test('seeded init: same seed same weights, GPT-2 statistics, scaled residual projections', () => {
   const a = new TinyGpt({ ...cfg, dim: 32, heads: 4 });
   const b = new TinyGpt({ ...cfg, dim: 32, heads: 4 });
