@@ -15,6 +15,8 @@ export interface AdamWOptions {
    * `decayMatricesOnly` (no decay on norms and biases); embeddings are the caller's call.
    */
   decay?: (name: string, p: Parameter) => boolean;
+  /** A multiplier of the learning rate per parameter, by name (default 1 for all). */
+  lrScale?: (name: string, p: Parameter) => number;
 }
 
 /** Decay 2-D and larger weights only: skips LayerNorm gains and every bias. */
@@ -22,6 +24,8 @@ export const decayMatricesOnly = (_name: string, p: Parameter): boolean => p.ndi
 
 export interface ParamGroup {
   weightDecay: number;
+  /** This group's learning rate is the step's rate times lrScale. */
+  lrScale: number;
   names: string[];
   params: Parameter[];
 }
@@ -54,18 +58,24 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     const wd = opts.weightDecay ?? 0.01;
     const decay = opts.decay ?? (() => true);
-    const withDecay: ParamGroup = { weightDecay: wd, names: [], params: [] };
-    const without: ParamGroup = { weightDecay: 0, names: [], params: [] };
+    const lrScale = opts.lrScale ?? (() => 1);
+    const groups = new Map<string, ParamGroup>();
     for (const [name, p] of params) {
       if (p.dtype !== 'float32')
         throw new Error(`AdamW: parameter "${name}" is ${p.dtype}, expected float32`);
-      const g = decay(name, p) ? withDecay : without;
+      const weightDecay = decay(name, p) ? wd : 0;
+      const scale = lrScale(name, p);
+      if (!(scale >= 0 && Number.isFinite(scale)))
+        throw new Error(`AdamW: learning-rate scale of "${name}" must be ≥ 0, got ${scale}`);
+      const key = `${weightDecay}/${scale}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { weightDecay, lrScale: scale, names: [], params: [] }));
       g.names.push(name);
       g.params.push(p);
       this.slots.set(name, { m: new Float32Array(p.size), v: new Float32Array(p.size) });
     }
     this.named = params;
-    this.groups = [withDecay, without].filter((g) => g.params.length > 0);
+    this.groups = [...groups.values()];
   }
 
   /** One update of every parameter that has a gradient. `lr` overrides the current rate (schedules). */
@@ -84,7 +94,7 @@ export class AdamW {
           s.m,
           s.v,
           p.size,
-          lr,
+          lr * g.lrScale,
           this.beta1,
           this.beta2,
           this.eps,

@@ -42,6 +42,12 @@ export interface TrainConfig {
    */
   microBatch: number;
   lr: number;
+  /**
+   * Learning-rate multiplier of the vision encoder and the connector. At the decoder's rate they learn
+   * to hide the picture (a large constant swamps the image token) before the decoder learns to read it;
+   * measured on mini at 112 px after 600 steps: image gain 0 at 1, 0.007 and rising at 0.1.
+   */
+  visionLrScale: number;
   /** Floor of the cosine decay. */
   minLr: number;
   warmupSteps: number;
@@ -86,6 +92,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   gradAccum: 1,
   microBatch: 8,
   lr: 1e-3,
+  visionLrScale: 0.1,
   minLr: 1e-4,
   warmupSteps: 100,
   weightDecay: 0.1,
@@ -149,6 +156,7 @@ export function validateTrainConfig(obj: unknown, where = 'training config'): Tr
   if (c.gradAccum < 1) throw bad('gradAccum', 'at least 1');
   if (c.logEvery < 1) throw bad('logEvery', 'at least 1');
   if (!(c.lr > 0)) throw bad('lr', 'positive');
+  if (!(c.visionLrScale >= 0)) throw bad('visionLrScale', 'zero or more');
   if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw bad('minLr', `between 0 and lr (${c.lr})`);
   if (!(c.minutes >= 0)) throw bad('minutes', 'zero or more');
   if (!(c.weightDecay >= 0)) throw bad('weightDecay', 'zero or more');

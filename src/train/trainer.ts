@@ -147,6 +147,9 @@ const RESUMABLE_KEYS: (keyof TrainConfig)[] = [
 
 export const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
 
+/** Parameters of the vision encoder and the connector (they learn at lr · visionLrScale). */
+export const isVisionSide = (name: string): boolean => /^(vision|connector)\./.test(name);
+
 /** Weight decay on the weight matrices of linear and convolution layers only: not on norms, biases, embeddings. */
 export function decayedParameterNames(model: VLM): Set<string> {
   const out = new Set<string>();
@@ -185,7 +188,9 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     if (state.version !== STATE_VERSION) {
       throw new UserError(`${path.join(resumedFrom, TRAINER_STATE)}: unsupported version ${state.version}`);
     }
-    cfg = state.config;
+    // Checkpoints from before visionLrScale existed trained everything at one rate.
+    cfg = { ...state.config, train: { ...state.config.train } };
+    cfg.train.visionLrScale ??= 1;
     const changes = opts.resumeOverrides ?? {};
     for (const [k, v] of Object.entries(changes)) {
       if (v === undefined || (cfg.train as unknown as Record<string, unknown>)[k] === v) continue;
@@ -255,6 +260,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     eps: tc.eps,
     weightDecay: tc.weightDecay,
     decay: (name) => decayed.has(name),
+    lrScale: (name) => (isVisionSide(name) ? tc.visionLrScale : 1),
   });
   const perEpoch = stepsPerEpoch(trainLoader, tc.gradAccum);
   let totalSteps: number;

@@ -60,7 +60,7 @@ function referenceAdamW(
 }
 
 for (const be of BACKENDS) {
-  test(`AdamW matches the formula over several steps, with and without decay [${be}]`, () =>
+  test(`AdamW matches the formula over several steps, with and without decay, with a scaled rate [${be}]`, () =>
     on(be, () => {
       const rng = new Rng(3);
       const params = makeParams(rng);
@@ -72,12 +72,14 @@ for (const be of BACKENDS) {
         eps: 1e-8,
         weightDecay: 0.1,
         decay: decayMatricesOnly,
+        lrScale: (name) => (name === 'big' ? 0.25 : 1),
       });
       assert.deepEqual(
-        opt.groups.map((g) => [g.weightDecay, g.names]),
+        opt.groups.map((g) => [g.weightDecay, g.lrScale, g.names]),
         [
-          [0.1, ['w', 'big']],
-          [0, ['b']],
+          [0.1, 1, ['w']],
+          [0, 1, ['b']],
+          [0.1, 0.25, ['big']],
         ],
       );
       const grads = new Map([...params.keys()].map((k) => [k, [] as number[][]]));
@@ -93,7 +95,8 @@ for (const be of BACKENDS) {
       assert.equal(opt.steps, lrs.length);
       for (const [name, p] of params) {
         const wd = name === 'b' ? 0 : 0.1;
-        const want = referenceAdamW(start.get(name)!, grads.get(name)!, lrs, 0.9, 0.95, 1e-8, wd);
+        const scaled = lrs.map((lr) => (name === 'big' ? lr * 0.25 : lr));
+        const want = referenceAdamW(start.get(name)!, grads.get(name)!, scaled, 0.9, 0.95, 1e-8, wd);
         p.toArray().forEach((x, i) =>
           assert.ok(Math.abs(x - want[i]!) < 1e-5, `${name}[${i}]: ${x} vs ${want[i]}`),
         );
