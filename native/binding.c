@@ -438,6 +438,61 @@ static napi_value conv(napi_env env, napi_callback_info info, const char *name, 
 static napi_value js_im2col(napi_env env, napi_callback_info info) { return conv(env, info, "im2col", 0); }
 static napi_value js_col2im(napi_env env, napi_callback_info info) { return conv(env, info, "col2im", 1); }
 
+static int is_nullish(call_t *c, int i) {
+  if (c->failed) return 0;
+  napi_valuetype t;
+  napi_typeof(c->env, c->argv[i], &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+/* Optional buffer: NULL for null / undefined. */
+static float *get_f32_opt(call_t *c, int i, const char *what, int64_t need) {
+  return is_nullish(c, i) ? NULL : get_f32(c, i, what, need);
+}
+
+typedef struct {
+  int64_t n, c, h, w, o, kh, kw, stride, pad, oh, ow;
+} conv_dims;
+
+static conv_dims get_conv_dims(call_t *c, int at) {
+  conv_dims d;
+  d.n = get_int(c, at, "n", 0), d.c = get_int(c, at + 1, "c", 0), d.h = get_int(c, at + 2, "h", 0);
+  d.w = get_int(c, at + 3, "width", 0), d.o = get_int(c, at + 4, "o", 0), d.kh = get_int(c, at + 5, "kh", 1);
+  d.kw = get_int(c, at + 6, "kw", 1), d.stride = get_int(c, at + 7, "stride", 1), d.pad = get_int(c, at + 8, "pad", 0);
+  d.oh = d.ow = 0;
+  if (!c->failed && d.h + 2 * d.pad >= d.kh && d.w + 2 * d.pad >= d.kw) {
+    d.oh = (d.h + 2 * d.pad - d.kh) / d.stride + 1;
+    d.ow = (d.w + 2 * d.pad - d.kw) / d.stride + 1;
+  }
+  return d;
+}
+
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  BEGIN("conv2d", 13)
+  conv_dims d = get_conv_dims(&C, 4);
+  float *x = get_f32(&C, 0, "x", d.n * d.c * d.h * d.w);
+  float *w = get_f32(&C, 1, "weight", d.o * d.c * d.kh * d.kw);
+  float *b = get_f32_opt(&C, 2, "bias", d.o);
+  float *y = get_f32(&C, 3, "y", d.n * d.o * d.oh * d.ow);
+  END
+  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad);
+  return NULL;
+}
+
+static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
+  BEGIN("conv2dBackward", 15)
+  conv_dims d = get_conv_dims(&C, 6);
+  float *x = get_f32(&C, 0, "x", d.n * d.c * d.h * d.w);
+  float *w = get_f32(&C, 1, "weight", d.o * d.c * d.kh * d.kw);
+  float *dy = get_f32(&C, 2, "dy", d.n * d.o * d.oh * d.ow);
+  float *dx = get_f32_opt(&C, 3, "dx", d.n * d.c * d.h * d.w);
+  float *dw = get_f32_opt(&C, 4, "dweight", d.o * d.c * d.kh * d.kw);
+  float *db = get_f32_opt(&C, 5, "dbias", d.o);
+  END
+  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad);
+  return NULL;
+}
+
 static napi_value js_dropout(napi_env env, napi_callback_info info) {
   BEGIN("dropout", 7)
   int64_t n = get_int(&C, 3, "n", 0);
@@ -569,6 +624,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"embeddingBackward", js_embedding_backward},
       {"im2col", js_im2col},
       {"col2im", js_col2im},
+      {"conv2d", js_conv2d},
+      {"conv2dBackward", js_conv2d_backward},
       {"dropout", js_dropout},
       {"sum", js_sum},
       {"sumSquares", js_sum_squares},

@@ -106,3 +106,371 @@ void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, lo
   if (n <= 0 || ctx.oh <= 0 || ctx.ow <= 0) return;
   nv_parallel_for(n * c, NV_MAX(1L, 16384L / (kh * kw * ctx.oh * ctx.ow)), 1, col2im_planes, &ctx);
 }
+
+/* ---------------------------------------------------------------- fused convolution
+ * conv2d and its backward without a batch-wide column buffer. The images go in tiles (a few whole images,
+ * or a band of output rows of one large image) whose columns fit in L2: each image is first split into
+ * zero-padded phase planes (below), from which every kernel offset's columns are plain runs of ow floats;
+ * a serial GEMM per tile then writes straight into y's NCHW blocks (or through a small transpose when the
+ * GEMM runs the other way round, which saves repacking the weights for every image when C*kh*kw is larger
+ * than the tile's pixels). The bias rides along as a row of ones under the columns and a column of b beside
+ * the weights, so the same GEMM adds it in the forward and sums its gradient in the backward. Threads split
+ * the images; the weight gradient is summed per fixed group of images into a partial, and the partials are
+ * added in group order, so no result depends on the thread count. */
+
+#define CONV_TILE_FLOATS 65536L /* one tile's columns: 256 KB, with its other buffers well inside L2 */
+#define CONV_MAX_GROUPS 64L
+#define CONV_PARTIAL_FLOATS (1L << 22)
+
+typedef struct {
+  const float *x, *w, *dy;
+  float *y, *dx, *partials;
+  const float *wb;            /* [W | b], O × ckk1 */
+  const float *wt_packed;     /* [W | b]ᵀ packed as a GEMM's B (the transposed forward) */
+  const long *row_off;        /* planes offset of column row (ch, ki, kj) at output row 0 */
+  const long *ph_j0, *ph_ix0; /* per phase: first slot holding an image column, and that column (< s) */
+  conv_ctx g;
+  long o, ckk, ckk1, pixels, image;
+  long hp, wp, ws, fast, pitch, plane_floats; /* phase planes; pitch: floats per output row */
+  long tile_images, tile_rows, tile_width;    /* tile_width: the widest tile's pixels */
+  int transposed;
+  long group, groups;
+} fused_ctx;
+
+/* Runs of ow floats, the inner loop of every unfold and fold: the stem's widths (8, 16) get fixed-size
+ * loops the compiler turns into one or two vector moves. */
+static inline void copy_run(float *restrict o, const float *restrict s, long n) {
+  if (n == 8)
+    for (int j = 0; j < 8; j++) o[j] = s[j];
+  else if (n == 16)
+    for (int j = 0; j < 16; j++) o[j] = s[j];
+  else
+    for (long j = 0; j < n; j++) o[j] = s[j];
+}
+static inline void add_run(float *restrict o, const float *restrict s, long n) {
+  if (n == 8)
+    for (int j = 0; j < 8; j++) o[j] += s[j];
+  else if (n == 16)
+    for (int j = 0; j < 16; j++) o[j] += s[j];
+  else
+    for (long j = 0; j < n; j++) o[j] += s[j];
+}
+
+/* Deinterleaves one channel: t[ph * n + i] = x[i * s + ph] for i < n = h*w/s (w % s == 0, so a flat
+ * index's column phase is the index mod s), and back. Long loops the compiler vectorises. */
+static inline void deinterleave(float *restrict t, const float *restrict x, long n, long s) {
+  if (s == 2)
+    for (long i = 0; i < n; i++) {
+      t[i] = x[2 * i];
+      t[n + i] = x[2 * i + 1];
+    }
+  else
+    for (long ph = 0; ph < s; ph++)
+      for (long i = 0; i < n; i++) t[ph * n + i] = x[i * s + ph];
+}
+static inline void interleave_add(float *restrict x, const float *restrict t, long n, long s) {
+  if (s == 2)
+    for (long i = 0; i < n; i++) {
+      x[2 * i] += t[i];
+      x[2 * i + 1] += t[n + i];
+    }
+  else
+    for (long ph = 0; ph < s; ph++)
+      for (long i = 0; i < n; i++) x[i * s + ph] += t[ph * n + i];
+}
+
+/* The phase planes of one image: its zero-padded rows, each split by column phase (padded column mod s),
+ *   planes[((ch * hp + iy) * s + phase) * wp + j] = x[ch, iy - pad, j * s + phase - pad]   (0 outside),
+ * hp = h + 2 pad, wp = ceil((w + 2 pad) / s), so every kernel offset reads a plain run of ow floats per
+ * output row. Only the image's slots are written: the padding slots are zeroed once per buffer (tmp: h*w
+ * floats). */
+NV_CLONES static void split_phases(const fused_ctx *f, const float *x, float *planes, float *tmp) {
+  const conv_ctx *c = &f->g;
+  const long s = c->stride, pad = c->pad, wp = f->wp, ws = f->ws, plane = c->h * c->w;
+  for (long ch = 0; ch < c->c; ch++) {
+    const float *xc = x + ch * plane, *t = xc;
+    /* x streams in from memory between GEMMs: ask for the lines two channels ahead (a prefetch past the
+     * end of x is harmless) */
+    for (long i = 0; i < plane; i += 16) __builtin_prefetch(xc + 2 * plane + i, 0, 3);
+    if (f->fast && s > 1) {
+      deinterleave(tmp, xc, plane / s, s);
+      t = tmp;
+    }
+    for (long y = 0; y < c->h; y++) {
+      float *row = planes + (ch * f->hp + y + pad) * s * wp;
+      for (long ph = 0; ph < s; ph++) {
+        long j0 = f->ph_j0[ph], ix0 = f->ph_ix0[ph];
+        float *r = row + ph * wp + j0;
+        if (f->fast) copy_run(r, t + (ix0 * c->h + y) * ws, ws);
+        else
+          for (long ix = ix0; ix < c->w; ix += s) *r++ = xc[y * c->w + ix];
+      }
+    }
+  }
+}
+
+/* dx (one image) += the image slots of the phase planes: the adjoint of split_phases. */
+NV_CLONES static void merge_phases(const fused_ctx *f, const float *planes, float *dx, float *tmp) {
+  const conv_ctx *c = &f->g;
+  const long s = c->stride, pad = c->pad, wp = f->wp, ws = f->ws, plane = c->h * c->w;
+  for (long ch = 0; ch < c->c; ch++) {
+    float *dxc = dx + ch * plane;
+    for (long y = 0; y < c->h; y++) {
+      const float *row = planes + (ch * f->hp + y + pad) * s * wp;
+      for (long ph = 0; ph < s; ph++) {
+        long j0 = f->ph_j0[ph], ix0 = f->ph_ix0[ph];
+        const float *r = row + ph * wp + j0;
+        if (f->fast && s == 1) add_run(dxc + y * c->w, r, ws);
+        else if (f->fast) copy_run(tmp + (ix0 * c->h + y) * ws, r, ws);
+        else
+          for (long ix = ix0; ix < c->w; ix += s) dxc[y * c->w + ix] += *r++;
+      }
+    }
+    if (f->fast && s > 1) interleave_add(dxc, tmp, plane / s, s);
+  }
+}
+
+/* cols[row * ld + p], p < (oy1-oy0)*ow: the columns of output rows oy0..oy1 from an image's planes. */
+NV_CLONES static void unfold(const fused_ctx *f, const float *planes, float *cols, long ld, long oy0, long oy1) {
+  const long ow = f->g.ow;
+  for (long row = 0; row < f->ckk; row++) {
+    const float *src = planes + f->row_off[row] + oy0 * f->pitch;
+    float *out = cols + row * ld;
+    for (long oy = oy0; oy < oy1; oy++, src += f->pitch, out += ow) copy_run(out, src, ow);
+  }
+}
+
+/* The planes += the adjoint of unfold for dcols[row * ld + p]. */
+NV_CLONES static void fold(const fused_ctx *f, const float *dcols, long ld, float *planes, long oy0, long oy1) {
+  const long ow = f->g.ow;
+  for (long row = 0; row < f->ckk; row++) {
+    float *dst = planes + f->row_off[row] + oy0 * f->pitch;
+    const float *in = dcols + row * ld;
+    for (long oy = oy0; oy < oy1; oy++, dst += f->pitch, in += ow) add_run(dst, in, ow);
+  }
+}
+
+/* y[o * ldy + p] = t[p * ldt + o] for p < rows, o < cols, in 16×16 blocks. */
+NV_CLONES static void transpose_block(const float *t, long ldt, float *y, long ldy, long rows, long cols) {
+  for (long p0 = 0; p0 < rows; p0 += 16)
+    for (long o0 = 0; o0 < cols; o0 += 16) {
+      long p1 = NV_MIN(rows, p0 + 16), o1 = NV_MIN(cols, o0 + 16);
+      for (long o = o0; o < o1; o++)
+        for (long p = p0; p < p1; p++) y[o * ldy + p] = t[p * ldt + o];
+    }
+}
+
+/* A thread's buffers, all within its WORK scratch. */
+typedef struct {
+  float *cols, *dcols, *dyt, *planes, *dplanes, *tmp;
+} tile_buffers;
+
+static tile_buffers tile_scratch(const fused_ctx *f) {
+  const long W = f->tile_width, np = f->plane_floats;
+  long total = f->ckk1 * W + f->ckk * W + f->o * W + 2 * np + f->g.h * f->g.w;
+  tile_buffers t;
+  t.cols = nv_scratch(NV_SCRATCH_WORK, (size_t)total * sizeof(float));
+  t.dcols = t.cols + f->ckk1 * W;
+  t.dyt = t.dcols + f->ckk * W;
+  t.planes = t.dyt + f->o * W;
+  t.dplanes = t.planes + np;
+  t.tmp = t.dplanes + np;
+  memset(t.planes, 0, (size_t)np * sizeof(float)); /* the padding slots, never written again */
+  return t;
+}
+
+/* Tiles of images [i0, i1): images [a, b) together when whole images fit, else bands of one image. */
+#define FOR_TILES(f, i0, i1)                                                                                   \
+  for (long a = (i0); a < (i1); a += (f)->tile_images)                                                         \
+    for (long b = NV_MIN((i1), a + (f)->tile_images), oy0 = 0; oy0 < (f)->g.oh; oy0 += (f)->tile_rows)         \
+      for (long oy1 = NV_MIN((f)->g.oh, oy0 + (f)->tile_rows), tp = (oy1 - oy0) * (f)->g.ow,                   \
+                width = (b - a) * tp, once = 1;                                                                \
+           once; once = 0)
+
+/* The columns of a tile, images side by side, with the ones row under them when there is a bias. */
+static void tile_columns(const fused_ctx *f, const tile_buffers *t, long a, long b, long oy0, long oy1,
+                         long width) {
+  const long tp = (oy1 - oy0) * f->g.ow;
+  for (long img = a; img < b; img++) {
+    if (oy0 == 0) split_phases(f, f->x + img * f->image, t->planes, t->tmp); /* bands reuse the planes */
+    unfold(f, t->planes, t->cols + (img - a) * tp, width, oy0, oy1);
+  }
+  for (long p = 0; p < width * (f->ckk1 - f->ckk); p++) t->cols[f->ckk * width + p] = 1.0f;
+}
+
+static void forward_images(void *vctx, long i0, long i1) {
+  const fused_ctx *f = vctx;
+  const long P = f->pixels, ow = f->g.ow;
+  tile_buffers t = tile_scratch(f);
+  FOR_TILES(f, i0, i1) {
+    tile_columns(f, &t, a, b, oy0, oy1, width);
+    if (f->transposed) { /* yᵀ[tile] = [cols; 1]ᵀ · [W | b]ᵀ, then into each image's [O, P] block */
+      nv_sgemm_packb(1, width, f->o, 0, f->ckk1, 1.0f, t.cols, width, f->wt_packed, f->ckk1, f->o, 0.0f, t.dyt,
+                     f->o);
+      for (long img = a; img < b; img++)
+        transpose_block(t.dyt + (img - a) * tp * f->o, f->o, f->y + img * f->o * P + oy0 * ow, P, tp, f->o);
+    } else { /* y[img][:, band] = [W | b] · [cols; 1] */
+      for (long img = a; img < b; img++)
+        nv_sgemm(0, 0, f->o, tp, f->ckk1, 1.0f, f->wb, f->ckk1, t.cols + (img - a) * tp, width, 0.0f,
+                 f->y + img * f->o * P + oy0 * ow, P, 0);
+    }
+  }
+}
+
+/* Group q: its images' [dW | db] summed into partial q (when wanted), and their dx (when wanted). */
+static void backward_groups(void *vctx, long q0, long q1) {
+  const fused_ctx *f = vctx;
+  const long P = f->pixels, ow = f->g.ow;
+  tile_buffers t = tile_scratch(f);
+  for (long q = q0; q < q1; q++) {
+    float *part = f->partials ? f->partials + q * f->o * f->ckk1 : NULL;
+    int first = 1;
+    FOR_TILES(f, q * f->group, NV_MIN(f->g.n, (q + 1) * f->group)) {
+      /* dY of the tile as one [O, width] matrix: in place for one image, else gathered */
+      const float *dy = f->dy + a * f->o * P + oy0 * ow;
+      long ld = P;
+      if (b - a > 1) {
+        for (long img = a; img < b; img++)
+          for (long oc = 0; oc < f->o; oc++)
+            copy_run(t.dyt + oc * width + (img - a) * tp, f->dy + (img * f->o + oc) * P + oy0 * ow, tp);
+        dy = t.dyt;
+        ld = width;
+      }
+      if (part) { /* [dW | db] += dY · [cols; 1]ᵀ */
+        tile_columns(f, &t, a, b, oy0, oy1, width);
+        nv_sgemm(0, 1, f->o, f->ckk1, width, 1.0f, dy, ld, t.cols, width, first ? 0.0f : 1.0f, part, f->ckk1, 0);
+        first = 0;
+      }
+      if (f->dx) { /* dcols = Wᵀ · dY, folded back onto each image */
+        nv_sgemm(1, 0, f->ckk, width, f->o, 1.0f, f->w, f->ckk, dy, ld, 0.0f, t.dcols, width, 0);
+        for (long img = a; img < b; img++) {
+          if (oy0 == 0) memset(t.dplanes, 0, (size_t)f->plane_floats * sizeof(float));
+          fold(f, t.dcols + (img - a) * tp, width, t.dplanes, oy0, oy1);
+          if (oy1 == f->g.oh) merge_phases(f, t.dplanes, f->dx + img * f->image, t.tmp);
+        }
+      }
+    }
+    if (part && first) memset(part, 0, (size_t)(f->o * f->ckk1) * sizeof(float)); /* no images */
+  }
+}
+
+typedef struct {
+  const fused_ctx *f;
+  float *dw, *db;
+} reduce_ctx;
+
+/* dw / db rows [o0, o1) += the partials, added in group order. */
+static void reduce_partials(void *vctx, long o0, long o1) {
+  const reduce_ctx *r = vctx;
+  const fused_ctx *f = r->f;
+  const long ckk = f->ckk, ckk1 = f->ckk1, stride = f->o * ckk1;
+  for (long o = o0; o < o1; o++) {
+    const float *p = f->partials + o * ckk1;
+    if (r->dw)
+      for (long q = 0; q < f->groups; q++) {
+        float *dw = r->dw + o * ckk;
+        const float *pq = p + q * stride;
+        for (long j = 0; j < ckk; j++) dw[j] += pq[j];
+      }
+    if (r->db)
+      for (long q = 0; q < f->groups; q++) r->db[o] += p[q * stride + ckk];
+  }
+}
+
+/* Geometry, tiling and the tables every tile reads, in the calling thread's WORK2 scratch. */
+static fused_ctx fused_setup(const float *x, const float *w, const float *b, long n, long c, long h, long wd,
+                             long o, long kh, long kw, long stride, long pad, int with_bias, int forward) {
+  fused_ctx f = {.x = x, .w = w, .o = o};
+  f.g = make_ctx(NULL, NULL, n, c, h, wd, kh, kw, stride, pad);
+  const long s = stride, oh = f.g.oh, ow = f.g.ow;
+  f.ckk = c * kh * kw;
+  f.ckk1 = f.ckk + (with_bias ? 1 : 0);
+  f.pixels = oh * ow;
+  f.image = c * h * wd;
+  f.hp = h + 2 * pad;
+  f.wp = (wd + 2 * pad + s - 1) / s;
+  f.fast = wd % s == 0;
+  f.ws = wd / s;
+  f.pitch = s * s * f.wp;
+  f.plane_floats = c * f.hp * s * f.wp;
+  /* Tiles: as many whole images as fit the budget, else bands of output rows. */
+  const long per_pixel = NV_MAX(f.ckk1, o);
+  if (per_pixel * f.pixels <= CONV_TILE_FLOATS) {
+    f.tile_images = NV_MAX(1L, NV_MIN(n, CONV_TILE_FLOATS / (per_pixel * f.pixels)));
+    f.tile_rows = oh;
+  } else {
+    f.tile_images = 1;
+    f.tile_rows = NV_MAX(1L, NV_MIN(oh, CONV_TILE_FLOATS / (per_pixel * ow)));
+  }
+  f.tile_width = f.tile_images * f.tile_rows * ow;
+  /* The transposed forward packs [W | b]ᵀ once instead of W for every image: worth it when the weights
+   * are larger than a tile's image outputs. */
+  f.transposed = forward && f.ckk1 > f.tile_rows * ow;
+
+  size_t floats = (size_t)(o * f.ckk1 + (f.transposed ? nv_packb_floats(f.ckk1, o) : 0) + 16);
+  size_t longs = (size_t)(f.ckk + 2 * s);
+  char *mem = nv_scratch(NV_SCRATCH_WORK2, floats * sizeof(float) + longs * sizeof(long) + 64);
+  float *wb = (float *)mem;
+  long *tab = (long *)(mem + floats * sizeof(float));
+  f.wb = w;
+  if (with_bias && forward) { /* [W | b] (the backward reads only W) */
+    for (long r = 0; r < o; r++) {
+      memcpy(wb + r * f.ckk1, w + r * f.ckk, (size_t)f.ckk * sizeof(float));
+      wb[r * f.ckk1 + f.ckk] = b[r];
+    }
+    f.wb = wb;
+  }
+  if (f.transposed) {
+    float *wt = wb + o * f.ckk1;
+    nv_packb(1, f.ckk1, o, f.wb, f.ckk1, wt);
+    f.wt_packed = wt;
+  }
+  long *row_off = tab, *j0 = tab + f.ckk, *ix0 = j0 + s;
+  for (long row = 0; row < f.ckk; row++) {
+    long ch = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw;
+    row_off[row] = ((ch * f.hp + ki) * s + kj % s) * f.wp + kj / s;
+  }
+  for (long ph = 0; ph < s; ph++) {
+    j0[ph] = ph >= pad ? 0 : (pad - ph + s - 1) / s;
+    ix0[ph] = j0[ph] * s + ph - pad;
+  }
+  f.row_off = row_off;
+  f.ph_j0 = j0;
+  f.ph_ix0 = ix0;
+  return f;
+}
+
+void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
+               long kh, long kw, long stride, long pad) {
+  if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
+  fused_ctx f = fused_setup(x, w, b, n, c, h, wd, o, kh, kw, stride, pad, b != NULL, 1);
+  f.y = y;
+  double flops = 2.0 * o * f.ckk1 * f.pixels + 1.0;
+  long grain = NV_MAX(f.tile_images, (long)(4e5 / flops) / f.tile_images * f.tile_images);
+  nv_parallel_for(n, grain, f.tile_images, forward_images, &f);
+}
+
+void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
+                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad) {
+  if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
+  if (c == 0) dx = dw = NULL;
+  if (!dx && !dw && !db) return;
+  fused_ctx f = fused_setup(x, w, NULL, n, c, h, wd, o, kh, kw, stride, pad, db != NULL, 0);
+  f.dy = dy;
+  f.dx = dx;
+  /* Groups of whole tiles, fixed by the sizes only (never the thread count): that fixes the sums' order. */
+  if (dw || db) {
+    long groups = NV_MAX(1L, NV_MIN(NV_MIN(n, CONV_MAX_GROUPS), CONV_PARTIAL_FLOATS / (o * f.ckk1)));
+    f.group = (n + groups - 1) / groups;
+    f.group = (f.group + f.tile_images - 1) / f.tile_images * f.tile_images;
+  } else {
+    f.group = f.tile_images;
+  }
+  f.groups = (n + f.group - 1) / f.group;
+  if (dw || db) f.partials = nv_scratch(NV_SCRATCH_REDUCE, (size_t)(f.groups * o * f.ckk1) * sizeof(float));
+  nv_parallel_for(f.groups, 1, 1, backward_groups, &f);
+  if (f.partials) {
+    reduce_ctx r = {&f, dw, db};
+    nv_parallel_for(o, NV_MAX(1L, 16384L / (f.groups * f.ckk1)), 1, reduce_partials, &r);
+  }
+}

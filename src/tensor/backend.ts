@@ -192,6 +192,44 @@ export interface Backend {
   ): void;
 
   /**
+   * 2-D convolution, NCHW, zero padding: x [n, C, H, W], weight [O, C, kh, kw], bias [O] or null ->
+   * y [n, O, oh, ow] (overwritten). oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
+   */
+  conv2d(
+    x: F,
+    weight: F,
+    bias: F | null,
+    y: F,
+    n: number,
+    c: number,
+    h: number,
+    width: number,
+    o: number,
+    kh: number,
+    kw: number,
+    stride: number,
+    pad: number,
+  ): void;
+  /** Accumulates dx, dweight, dbias from dy [n, O, oh, ow]; a null gradient is not computed. */
+  conv2dBackward(
+    x: F,
+    weight: F,
+    dy: F,
+    dx: F | null,
+    dweight: F | null,
+    dbias: F | null,
+    n: number,
+    c: number,
+    h: number,
+    width: number,
+    o: number,
+    kh: number,
+    kw: number,
+    stride: number,
+    pad: number,
+  ): void;
+
+  /**
    * Dropout with a counter-based mask: element i is kept when hash32(seed, offset + i) / 2^32 >= p
    * (hash32 in src/util/rng.ts, mirrored in C). mask[i] = keep ? 1/(1-p) : 0; y[i] = x[i] * mask[i].
    */

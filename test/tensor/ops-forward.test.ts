@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { Tensor, sizeOf } from '../../src/tensor/tensor.ts';
 import { setBackend } from '../../src/tensor/backends/index.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
-import { conv2dLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
 
 setBackend('ts');
@@ -193,15 +192,6 @@ test('conv2d matches direct convolution (3x3, stride, padding, large and rectang
     const y = ops.conv2d(x, w, b, { stride, padding });
     assert.equal(y.size, expected.length);
     assertClose(y.data, expected, 1e-12, `conv2d ${xs} ${ws} s${stride} p${padding}`);
-    // In image chunks: one image's columns fit, so every image is its own chunk.
-    const saved = conv2dLimits.chunkFloats;
-    conv2dLimits.chunkFloats = 1;
-    try {
-      const chunked = ops.conv2d(x, w, b, { stride, padding });
-      assertClose(chunked.data, expected, 1e-12, `conv2d chunked ${xs} ${ws}`);
-    } finally {
-      conv2dLimits.chunkFloats = saved;
-    }
   }
 });
 

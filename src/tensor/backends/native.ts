@@ -76,6 +76,8 @@ export function loadNativeBackend(): Backend {
     embeddingBackward: a.embeddingBackward,
     im2col: a.im2col,
     col2im: a.col2im,
+    conv2d: a.conv2d,
+    conv2dBackward: a.conv2dBackward,
     dropout: a.dropout,
     sum: a.sum,
     sumSquares: a.sumSquares,

@@ -345,6 +345,82 @@ function forEachPatchElement(
   }
 }
 
+/** A buffer of `like`'s float type. */
+const floatsLike = (like: F, n: number): F =>
+  like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+
+/** Output size of a convolution along one axis (0 when the kernel does not fit). */
+const convOut = (size: number, k: number, stride: number, pad: number): number =>
+  size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
+
+/** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
+function conv2d(
+  x: F,
+  weight: F,
+  bias: F | null,
+  y: F,
+  n: number,
+  c: number,
+  h: number,
+  width: number,
+  o: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
+): void {
+  const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
+  const ckk = c * kh * kw;
+  const cols = floatsLike(x, ckk * pixels);
+  for (let img = 0; img < n; img++) {
+    const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
+    tsBackend.im2col(x.subarray(img * c * h * width), cols, 1, c, h, width, kh, kw, stride, pad);
+    gemm(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
+    if (bias)
+      for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
+  }
+}
+
+/** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx += col2im(Wᵀ · dY). */
+function conv2dBackward(
+  x: F,
+  weight: F,
+  dy: F,
+  dx: F | null,
+  dweight: F | null,
+  dbias: F | null,
+  n: number,
+  c: number,
+  h: number,
+  width: number,
+  o: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
+): void {
+  const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
+  const ckk = c * kh * kw;
+  const cols = floatsLike(x, ckk * pixels);
+  for (let img = 0; img < n; img++) {
+    const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
+    if (dweight) {
+      tsBackend.im2col(x.subarray(img * c * h * width), cols, 1, c, h, width, kh, kw, stride, pad);
+      gemm(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
+    }
+    if (dbias)
+      for (let oc = 0; oc < o; oc++) {
+        let s = 0;
+        for (let p = 0; p < pixels; p++) s += g[oc * pixels + p]!;
+        dbias[oc] += s;
+      }
+    if (dx) {
+      gemm(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
+      tsBackend.col2im(cols, dx.subarray(img * c * h * width), 1, c, h, width, kh, kw, stride, pad);
+    }
+  }
+}
+
 export const tsBackend: Backend = {
   name: 'ts',
   threads: 1,
@@ -486,6 +562,9 @@ export const tsBackend: Backend = {
       if (xi >= 0) dx[xi] += dcols[ci]!;
     });
   },
+
+  conv2d,
+  conv2dBackward,
 
   dropout(x, y, mask, n, p, seed, offset) {
     const keepScale = 1 / (1 - p);

@@ -1,6 +1,5 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { floatLike } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 import { gatherRows, rowIds } from './gather.ts';
 
@@ -10,19 +9,10 @@ export interface Conv2dOptions {
 }
 
 /**
- * The most floats one conv2d works on at once in its column buffer (C*kh*kw or O rows, whichever is
- * larger, times the chunk's columns); a bigger batch goes in image chunks. Tests lower it to exercise
- * the chunked path.
- */
-export const conv2dLimits = { chunkFloats: 1 << 26 };
-
-/**
  * 2-D convolution, NCHW like PyTorch: x [N, C, H, W], w [O, C, kh, kw], b [O] -> [N, O, OH, OW].
- * The images are unfolded (im2col) side by side into cols [C*kh*kw, N*OH*OW], so the whole batch is ONE
- * GEMM W [O, C*kh*kw] · cols -> [O, N*OH*OW], permuted to [N, O, OH*OW] (a row gather). Many small
- * images (the patch stem's thousands of 16x16 patches) thus cost a few large kernel calls, not
- * thousands of tiny ones. Batches whose cols would exceed conv2dLimits.chunkFloats go in image chunks;
- * then the backward recomputes each chunk's cols instead of keeping them all.
+ * One backend kernel each way (`conv2d`, `conv2dBackward`): the native one unfolds each image into a
+ * small buffer that stays in cache and multiplies it there, writing NCHW directly, so the patch stem's
+ * thousands of 16x16 images never go through a batch-wide column buffer or a permute.
  */
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const stride = opts.stride ?? 1;
@@ -46,54 +36,20 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   const ow = Math.floor((wd + 2 * pad - kw) / stride) + 1;
   if (oh < 1 || ow < 1)
     throw new Error(`conv2d: kernel ${kh}x${kw} does not fit input ${h}x${wd} with padding ${pad}`);
-  const ckk = c * kh * kw;
-  const pixels = oh * ow;
-  const imageSize = c * h * wd;
   const y = Tensor.zeros([n, o, oh, ow], x.dtype);
   if (n === 0) return y;
-  // Equal image chunks, each within the float budget (at least one image per chunk).
-  const perImage = pixels * Math.max(ckk, o);
-  const chunkCount = Math.ceil(n / Math.max(1, Math.floor(conv2dLimits.chunkFloats / perImage)));
-  const chunk = Math.ceil(n / chunkCount);
-  const chunkStarts = Array.from({ length: chunkCount }, (_, i) => i * chunk);
-
-  const be = backend();
-  const cols = floatLike(x, ckk * chunk * pixels);
-  const yt = floatLike(x, o * chunk * pixels); // [O, images*OH*OW]
-  const ones = b ? floatLike(x, chunk * pixels).fill(1) : null;
-  for (const i0 of chunkStarts) {
-    const m = Math.min(chunk, n - i0);
-    const width = m * pixels;
-    be.im2col(x.f.subarray(i0 * imageSize), cols, m, c, h, wd, kh, kw, stride, pad);
-    be.gemm(false, false, o, width, ckk, 1, w.f, cols, 0, yt, 1, 0, 0, 0);
-    // The bias as a rank-1 product b [O, 1] · ones [1, width].
-    if (b) be.gemm(false, false, o, width, 1, 1, b.f, ones!, 1, yt, 1, 0, 0, 0);
-    // [O, m, P] -> [m, O, P]: output row img*O + oc is yt row oc*m + img.
-    be.embedding(yt, rowIds([m, o], [1, m]), y.f.subarray(i0 * o * pixels), m * o, pixels);
-  }
-
+  const dims = [n, c, h, wd, o, kh, kw, stride, pad] as const;
+  backend().conv2d(x.f, w.f, b ? b.f : null, y.f, ...dims);
   return record(y, 'conv2d', b ? [x, w, b] : [x, w], (out) => {
-    const dy = out.grad!;
-    const be = backend();
-    // The forward's buffers are reused (a graph's backward runs once): dyt in yt, dcols in cols once
-    // a chunk's weight gradient has read its columns. Fresh buffers of this size cost page faults.
-    const dyt = yt;
-    const dcols = x.requiresGrad ? cols : null;
-    for (const i0 of chunkStarts) {
-      const m = Math.min(chunk, n - i0);
-      const width = m * pixels;
-      // [m, O, P] -> [O, m, P]: dyt row oc*m + img is dy row img*O + oc.
-      be.embedding(dy.subarray(i0 * o * pixels), rowIds([o, m], [1, o]), dyt, o * m, pixels);
-      if (w.requiresGrad) {
-        if (chunkCount > 1) be.im2col(x.f.subarray(i0 * imageSize), cols, m, c, h, wd, kh, kw, stride, pad);
-        be.gemm(false, true, o, ckk, width, 1, dyt, cols, 1, gradOf(w), 1, 0, 0, 0);
-      }
-      if (b?.requiresGrad) be.gemm(false, false, o, 1, width, 1, dyt, ones!, 1, gradOf(b), 1, 0, 0, 0);
-      if (dcols) {
-        be.gemm(true, false, ckk, width, o, 1, w.f, dyt, 0, dcols, 1, 0, 0, 0);
-        be.col2im(dcols, gradOf(x).subarray(i0 * imageSize), m, c, h, wd, kh, kw, stride, pad);
-      }
-    }
+    backend().conv2dBackward(
+      x.f,
+      w.f,
+      out.grad!,
+      x.requiresGrad ? gradOf(x) : null,
+      w.requiresGrad ? gradOf(w) : null,
+      b?.requiresGrad ? gradOf(b) : null,
+      ...dims,
+    );
   });
 }
 

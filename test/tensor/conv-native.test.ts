@@ -1,0 +1,165 @@
+// The fused conv2d kernels (native) against the TypeScript reference: every tiling the C side picks
+// (several whole images per tile, bands of one large image, the transposed GEMM when the weights outweigh a
+// tile's pixels), strides that do and do not divide the width, bias and no bias, each gradient alone, every
+// micro-kernel, and results that do not depend on the thread count. Forward outputs are poisoned with NaN so
+// an element the kernel forgot shows up; gradients start from random values to check they accumulate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
+import { Rng } from '../../src/util/rng.ts';
+
+const addon = loadNativeAddon();
+const nb = loadNativeBackend();
+const TOL = 1e-5;
+const rng = new Rng(77);
+
+function rand(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.next() * 2 - 1;
+  return a;
+}
+
+/** max |a - b| / max(1, max |b|); NaN anywhere fails. */
+function assertClose(label: string, actual: Float32Array, expected: Float32Array): void {
+  assert.equal(actual.length, expected.length, `${label}: lengths differ`);
+  let diff = 0;
+  let mag = 1;
+  for (let i = 0; i < actual.length; i++) {
+    if (Number.isNaN(actual[i]!)) assert.fail(`${label}: element ${i} was not written (NaN)`);
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    mag = Math.max(mag, Math.abs(expected[i]!));
+  }
+  assert.ok(diff / mag <= TOL, `${label}: relative error ${(diff / mag).toExponential(2)} > ${TOL}`);
+}
+
+function withSetting<T>(set: (v: never) => unknown, get: () => unknown, value: unknown, fn: () => T): T {
+  const before = get();
+  set(value as never);
+  try {
+    return fn();
+  } finally {
+    set(before as never);
+  }
+}
+const withThreads = <T>(n: number, fn: () => T) => withSetting(addon.setThreads, addon.threads, n, fn);
+const withIsa = <T>(isa: string, fn: () => T) => withSetting(addon.setIsa, addon.isa, isa, fn);
+const ISAS = ['avx512', 'avx2', 'generic'].slice(['avx512', 'avx2', 'generic'].indexOf(addon.supportedIsa()));
+
+/** [n, c, h, w, o, kh, kw, stride, pad] */
+type Dims = [number, number, number, number, number, number, number, number, number];
+const outSize = (size: number, k: number, s: number, p: number) => Math.floor((size + 2 * p - k) / s) + 1;
+
+interface Inputs {
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array;
+  dy: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
+  ySize: number;
+}
+
+function inputs([n, c, h, w, o, kh, kw, s, p]: Dims): Inputs {
+  const ySize = n * o * outSize(h, kh, s, p) * outSize(w, kw, s, p);
+  return {
+    x: rand(n * c * h * w),
+    w: rand(o * c * kh * kw),
+    b: rand(o),
+    dy: rand(ySize),
+    dx: rand(n * c * h * w),
+    dw: rand(o * c * kh * kw),
+    db: rand(o),
+    ySize,
+  };
+}
+
+type Be = typeof nb;
+const forward = (be: Be, d: Dims, v: Inputs, bias: boolean) => {
+  const y = new Float32Array(v.ySize).fill(NaN);
+  be.conv2d(v.x, v.w, bias ? v.b : null, y, ...d);
+  return y;
+};
+/** Which gradients to ask for: dx, dw, db. */
+type Wanted = [boolean, boolean, boolean];
+const backward = (be: Be, d: Dims, v: Inputs, [gx, gw, gb]: Wanted) => {
+  const g = { dx: v.dx.slice(), dw: v.dw.slice(), db: v.db.slice() };
+  be.conv2dBackward(v.x, v.w, v.dy, gx ? g.dx : null, gw ? g.dw : null, gb ? g.db : null, ...d);
+  return g;
+};
+
+function compareCase(d: Dims, label: string): void {
+  const v = inputs(d);
+  for (const bias of [true, false])
+    assertClose(`${label} y bias=${bias}`, forward(nb, d, v, bias), forward(ts, d, v, bias));
+  const wanted: Wanted[] = [
+    [true, true, true],
+    [true, false, false],
+    [false, true, false],
+    [false, false, true],
+    [false, true, true],
+  ];
+  for (const want of wanted) {
+    const gn = backward(nb, d, v, want);
+    const gt = backward(ts, d, v, want);
+    assertClose(`${label} dx ${want}`, gn.dx, gt.dx);
+    assertClose(`${label} dw ${want}`, gn.dw, gt.dw);
+    assertClose(`${label} db ${want}`, gn.db, gt.db);
+  }
+}
+
+const CASES: [Dims, string][] = [
+  [[1, 1, 1, 1, 1, 1, 1, 1, 0], '1x1'],
+  [[37, 3, 16, 16, 32, 3, 3, 1, 1], 'stem conv1: many small images per tile'],
+  [[13, 32, 16, 16, 64, 3, 3, 2, 1], 'stem conv2: stride 2, weights packed once (transposed GEMM)'],
+  [[3, 2, 9, 7, 3, 5, 5, 2, 2], 'stride 2 on an odd width'],
+  [[2, 3, 70, 61, 5, 3, 3, 1, 1], 'bands of output rows of a large image'],
+  [[2, 8, 100, 100, 9, 4, 4, 3, 0], 'stride 3 with bands'],
+  [[5, 2, 8, 12, 4, 2, 2, 4, 0], 'stride larger than the kernel'],
+  [[4, 3, 8, 8, 5, 8, 8, 8, 0], 'patch-embedding conv (kernel = stride = image)'],
+  [[3, 1, 5, 6, 2, 7, 3, 1, 3], 'padding larger than the kernel reach'],
+  [[130, 4, 6, 6, 7, 2, 3, 1, 0], 'more images than weight-gradient groups'],
+];
+
+test('conv2d and conv2dBackward match the TypeScript reference on every tiling path', () => {
+  for (const [d, label] of CASES) compareCase(d, `${label} [${d.join(',')}]`);
+});
+
+test('conv2d kernels on every GEMM micro-kernel', () => {
+  for (const isa of ISAS)
+    withIsa(isa, () => {
+      compareCase([9, 32, 16, 16, 64, 3, 3, 2, 1], `${isa} stem conv2`);
+      compareCase([2, 3, 33, 35, 5, 3, 3, 1, 1], `${isa} bands`);
+    });
+});
+
+test('conv2d kernels give the same bits with 1, 2 and 3 threads', () => {
+  for (const d of [
+    [70, 32, 16, 16, 64, 3, 3, 2, 1],
+    [150, 3, 16, 16, 32, 3, 3, 1, 1],
+    [3, 4, 50, 50, 6, 3, 3, 1, 1],
+  ] as Dims[]) {
+    const v = inputs(d);
+    const run = () => ({ y: forward(nb, d, v, true), ...backward(nb, d, v, [true, true, true]) });
+    const one = withThreads(1, run);
+    for (const t of [2, 3]) {
+      const other = withThreads(t, run);
+      for (const key of ['y', 'dx', 'dw', 'db'] as const)
+        assert.deepEqual(other[key], one[key], `[${d.join(',')}] ${key} with ${t} threads`);
+    }
+  }
+});
+
+test('conv2d kernels check their buffers and sizes', () => {
+  const x = new Float32Array(2 * 3 * 4 * 4);
+  const w = new Float32Array(5 * 3 * 3 * 3);
+  const y = new Float32Array(2 * 5 * 4 * 4);
+  assert.throws(() => nb.conv2d(x, w, null, y.subarray(1), 2, 3, 4, 4, 5, 3, 3, 1, 1), /y has/);
+  assert.throws(() => nb.conv2d(x, w, new Float32Array(4), y, 2, 3, 4, 4, 5, 3, 3, 1, 1), /bias has/);
+  assert.throws(() => nb.conv2d(x, w, null, y, 2, 3, 4, 4, 5, 3, 3, 0, 1), /stride must be an integer >= 1/);
+  assert.throws(
+    () => nb.conv2dBackward(x, w, y, new Float64Array(96) as never, null, null, 2, 3, 4, 4, 5, 3, 3, 1, 1),
+    /dx is a Float64Array/,
+  );
+});
