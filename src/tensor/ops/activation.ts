@@ -5,7 +5,7 @@ import { expectFloat } from './check.ts';
 /** GELU, tanh approximation (GPT-2's). */
 export function gelu(x: Tensor): Tensor {
   expectFloat('gelu', x);
-  const y = Tensor.zeros(x.shape, x.dtype);
+  const y = Tensor.empty(x.shape, x.dtype);
   backend().gelu(x.f, y.f, x.size);
   return record(y, 'gelu', [x], (out) => {
     if (x.requiresGrad) backend().geluBackward(x.f, out.grad!, gradOf(x), x.size);
@@ -14,7 +14,7 @@ export function gelu(x: Tensor): Tensor {
 
 export function relu(x: Tensor): Tensor {
   expectFloat('relu', x);
-  const y = Tensor.zeros(x.shape, x.dtype);
+  const y = Tensor.empty(x.shape, x.dtype);
   backend().relu(x.f, y.f, x.size);
   return record(y, 'relu', [x], (out) => {
     if (x.requiresGrad) backend().reluBackward(x.f, out.grad!, gradOf(x), x.size);
@@ -27,7 +27,7 @@ export function softmax(x: Tensor): Tensor {
   if (x.ndim === 0) throw new Error('softmax: needs at least one dimension');
   const cols = x.shape[x.ndim - 1]!;
   const rows = x.size / cols;
-  const y = Tensor.zeros(x.shape, x.dtype);
+  const y = Tensor.empty(x.shape, x.dtype);
   backend().softmax(x.f, y.f, rows, cols);
   return record(y, 'softmax', [x], (out) => {
     if (x.requiresGrad) backend().softmaxBackward(out.f, out.grad!, gradOf(x), rows, cols);

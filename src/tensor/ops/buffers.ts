@@ -1,9 +1,23 @@
 import type { F } from '../backend.ts';
+import { releaseNow, scopedArray } from '../scope.ts';
 import { Tensor, gradOf } from '../tensor.ts';
 
-/** A zeroed float buffer of `t`'s float type (float32 unless t is float64). */
+/**
+ * A zeroed float buffer of `t`'s float type (float32 unless t is float64). Inside a step scope it comes
+ * from the buffer pool and lives until the scope ends (or `releaseScratch`).
+ */
 export function floatLike(t: Tensor, n: number): F {
-  return t.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  return scopedArray(t.dtype === 'float64' ? 'float64' : 'float32', n, true) as F;
+}
+
+/** Like `floatLike` but not zeroed inside a step scope: for buffers a kernel writes completely. */
+export function emptyLike(t: Tensor, n: number): F {
+  return scopedArray(t.dtype === 'float64' ? 'float64' : 'float32', n, false) as F;
+}
+
+/** Gives a scratch buffer from `floatLike`/`emptyLike` back to the step's pool now (no-op outside a scope). */
+export function releaseScratch(buf: F): void {
+  releaseNow(buf);
 }
 
 /**

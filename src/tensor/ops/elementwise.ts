@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { floatLike } from './buffers.ts';
+import { emptyLike, releaseScratch } from './buffers.ts';
 import { expectFloat, sameShape, shapeStr } from './check.ts';
 
 /** b must have a's shape or a suffix of it (then it repeats over a's leading dimensions). */
@@ -16,7 +16,7 @@ function broadcastSize(op: string, a: Tensor, b: Tensor): number {
 export function add(a: Tensor, b: Tensor): Tensor {
   const bn = broadcastSize('add', a, b);
   const n = a.size;
-  const y = Tensor.zeros(a.shape, a.dtype);
+  const y = Tensor.empty(a.shape, a.dtype);
   backend().add(a.f, b.f, y.f, n, bn);
   return record(y, 'add', [a, b], (out) => {
     const dy = out.grad!;
@@ -30,12 +30,12 @@ export function add(a: Tensor, b: Tensor): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   const bn = broadcastSize('mul', a, b);
   const n = a.size;
-  const y = Tensor.zeros(a.shape, a.dtype);
+  const y = Tensor.empty(a.shape, a.dtype);
   backend().mul(a.f, b.f, y.f, n, bn);
   return record(y, 'mul', [a, b], (out) => {
     const dy = out.grad!;
     const be = backend();
-    const tmp = floatLike(a, n);
+    const tmp = emptyLike(a, n); // written by be.mul before each use
     if (a.requiresGrad) {
       be.mul(dy, b.f, tmp, n, bn);
       be.axpy(1, tmp, gradOf(a), n);
@@ -44,6 +44,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
       be.mul(dy, a.f, tmp, n, n);
       be.sumRows(tmp, gradOf(b), n / bn, bn, true);
     }
+    releaseScratch(tmp);
   });
 }
 
@@ -51,7 +52,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(x: Tensor, s: number): Tensor {
   expectFloat('scale', x);
   const n = x.size;
-  const y = Tensor.zeros(x.shape, x.dtype);
+  const y = Tensor.empty(x.shape, x.dtype);
   backend().scale(x.f, s, y.f, n);
   return record(y, 'scale', [x], (out) => {
     if (x.requiresGrad) backend().axpy(s, out.grad!, gradOf(x), n);

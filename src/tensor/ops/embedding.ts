@@ -15,7 +15,7 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
       throw new Error(`embedding: id ${id} at position ${i} is outside [0, ${vocab})`);
   }
   const n = idx.length;
-  const y = Tensor.zeros([...ids.shape, dim], weight.dtype);
+  const y = Tensor.empty([...ids.shape, dim], weight.dtype);
   backend().embedding(weight.f, idx, y.f, n, dim);
   return record(y, 'embedding', [weight], (out) => {
     if (weight.requiresGrad) backend().embeddingBackward(out.grad!, idx, gradOf(weight), n, dim);

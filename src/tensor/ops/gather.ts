@@ -39,7 +39,7 @@ export function gatherRows(
   ids: Int32Array,
   block: number,
 ): Tensor {
-  const y = Tensor.zeros(shape, x.dtype);
+  const y = Tensor.empty(shape, x.dtype); // every row is copied
   const n = ids.length;
   if (x.data instanceof Int32Array) {
     // Token ids have no gradient and no kernel: a plain copy.

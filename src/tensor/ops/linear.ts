@@ -1,5 +1,5 @@
 import { backend } from '../backends/index.ts';
-import { Tensor, gradOf, record } from '../tensor.ts';
+import { Tensor, gradOf, gradOverwritable, record } from '../tensor.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 /**
@@ -18,15 +18,21 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   if (b && (b.ndim !== 1 || b.shape[0] !== outF))
     throw new Error(`linear: bias ${shapeStr(b)} should be [${outF}]`);
   const rows = x.size / inF;
-  const y = Tensor.zeros([...x.shape.slice(0, -1), outF], x.dtype);
+  const y = Tensor.empty([...x.shape.slice(0, -1), outF], x.dtype); // beta 0 writes every element
   const be = backend();
   be.gemm(false, true, rows, outF, inF, 1, x.f, w.f, 0, y.f, 1, 0, 0, 0);
   if (b) be.addBias(y.f, b.f, rows, outF);
   return record(y, 'linear', b ? [x, w, b] : [x, w], (out) => {
     const dy = out.grad!;
     const be = backend();
-    if (x.requiresGrad) be.gemm(false, false, rows, inF, outF, 1, dy, w.f, 1, gradOf(x), 1, 0, 0, 0);
-    if (w.requiresGrad) be.gemm(true, false, outF, inF, rows, 1, dy, x.f, 1, gradOf(w), 1, 0, 0, 0);
+    if (x.requiresGrad) {
+      const [dx, beta] = gradOverwritable(x);
+      be.gemm(false, false, rows, inF, outF, 1, dy, w.f, beta, dx, 1, 0, 0, 0);
+    }
+    if (w.requiresGrad) {
+      const [dw, beta] = gradOverwritable(w);
+      be.gemm(true, false, outF, inF, rows, 1, dy, x.f, beta, dw, 1, 0, 0, 0);
+    }
     if (b?.requiresGrad) be.sumRows(dy, gradOf(b), rows, outF, true);
   });
 }

@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { floatLike, scalarLike } from './buffers.ts';
+import { emptyLike, releaseScratch, scalarLike } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 export interface CrossEntropyOptions {
@@ -34,9 +34,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     }
   }
   const be = backend();
-  const losses = floatLike(logits, rows);
+  const losses = emptyLike(logits, rows); // every row written (0 for ignored ones)
   const count = be.crossEntropy(logits.f, ids, losses, rows, vocab, ignoreIndex);
   const loss = scalarLike(logits, count > 0 ? be.sum(losses, rows) / count : 0);
+  releaseScratch(losses);
   return record(loss, 'crossEntropy', [logits], (out) => {
     if (!logits.requiresGrad || count === 0) return;
     const scale = out.grad![0]! / count;

@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import type { F } from '../backend.ts';
-import { Tensor, gradOf, record, sizeOf } from '../tensor.ts';
+import { Tensor, gradOverwritable, record, sizeOf } from '../tensor.ts';
 import { expectFloat, sameShape, shapeStr } from './check.ts';
 
 export interface MatmulOptions {
@@ -38,7 +38,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const sA = m * k;
   const sB = shared ? 0 : k * n;
   const sC = m * n;
-  const y = Tensor.zeros([...lead, m, n], a.dtype);
+  const y = Tensor.empty([...lead, m, n], a.dtype); // beta 0 writes every element
   const be = backend();
   // A shared b with untransposed a is one big product: the batch folds into the rows.
   if (shared && !transA) be.gemm(false, transB, batch * m, n, k, 1, a.f, b.f, 0, y.f, 1, 0, 0, 0);
@@ -48,13 +48,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     const dC = out.grad!;
     const be = backend();
     if (a.requiresGrad) {
-      const dA = gradOf(a);
+      const [dA, beta] = gradOverwritable(a);
       // d op(A) = dC · op(B)ᵀ; when A is stored transposed, dA = op(B) · dCᵀ.
-      if (!transA) be.gemm(false, !transB, m, k, n, 1, dC, b.f, 1, dA, batch, sC, sB, sA);
-      else be.gemm(transB, true, k, m, n, 1, b.f, dC, 1, dA, batch, sB, sC, sA);
+      if (!transA) be.gemm(false, !transB, m, k, n, 1, dC, b.f, beta, dA, batch, sC, sB, sA);
+      else be.gemm(transB, true, k, m, n, 1, b.f, dC, beta, dA, batch, sB, sC, sA);
     }
     if (b.requiresGrad) {
-      const dB = gradOf(b);
+      const [dB, firstBeta] = gradOverwritable(b);
+      let beta = firstBeta; // 1 after the first product: later ones add to it
       // d op(B) = op(A)ᵀ · dC; when B is stored transposed, dB = dCᵀ · op(A).
       const addToDB = (
         av: F,
@@ -65,8 +66,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         sc: number,
         sb: number,
       ): void => {
-        if (!transB) be.gemm(!transA, false, k, n, rows, 1, av, cv, 1, dB, items, sa, sc, sb);
-        else be.gemm(true, transA, n, k, rows, 1, cv, av, 1, dB, items, sc, sa, sb);
+        if (!transB) be.gemm(!transA, false, k, n, rows, 1, av, cv, beta, dB, items, sa, sc, sb);
+        else be.gemm(true, transA, n, k, rows, 1, cv, av, beta, dB, items, sc, sa, sb);
+        beta = 1;
       };
       if (!shared) addToDB(a.f, dC, m, batch, sA, sC, sB);
       // A shared b gets the sum over batch items: fold them into the rows, or add one item at a time.

@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, record } from '../tensor.ts';
-import { floatLike, gradOrScratch } from './buffers.ts';
+import { emptyLike, gradOrScratch, releaseScratch } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 /** Layer normalisation over the last dimension: (x - mean) / sqrt(var + eps) * gamma + beta. */
@@ -16,14 +16,20 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
     }
   }
   const rows = x.size / cols;
-  const y = Tensor.zeros(x.shape, x.dtype);
-  const mean = floatLike(x, rows);
-  const rstd = floatLike(x, rows);
+  const y = Tensor.empty(x.shape, x.dtype);
+  const mean = emptyLike(x, rows);
+  const rstd = emptyLike(x, rows);
   backend().layerNorm(x.f, gamma.f, beta.f, y.f, mean, rstd, rows, cols, eps);
   return record(y, 'layerNorm', [x, gamma, beta], (out) => {
     const dx = gradOrScratch(x);
     const dgamma = gradOrScratch(gamma);
     const dbeta = gradOrScratch(beta);
     backend().layerNormBackward(out.grad!, x.f, gamma.f, mean, rstd, dx, dgamma, dbeta, rows, cols);
+    for (const [t, g] of [
+      [x, dx],
+      [gamma, dgamma],
+      [beta, dbeta],
+    ] as const)
+      if (!t.requiresGrad) releaseScratch(g);
   });
 }

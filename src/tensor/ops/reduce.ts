@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { floatLike, scalarLike } from './buffers.ts';
+import { emptyLike, releaseScratch, scalarLike } from './buffers.ts';
 import { expectFloat } from './check.ts';
 
 function reduceAll(op: string, x: Tensor, factor: number): Tensor {
@@ -10,8 +10,9 @@ function reduceAll(op: string, x: Tensor, factor: number): Tensor {
   return record(y, op, [x], (out) => {
     if (!x.requiresGrad) return;
     // Every element receives the same gradient: add factor * dy times a vector of ones.
-    const ones = floatLike(x, n).fill(1);
+    const ones = emptyLike(x, n).fill(1);
     backend().axpy(out.grad![0]! * factor, ones, gradOf(x), n);
+    releaseScratch(ones);
   });
 }
 

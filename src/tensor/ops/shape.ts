@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record, sizeOf } from '../tensor.ts';
-import { floatLike, normAxis } from './buffers.ts';
+import { emptyLike, normAxis, releaseScratch } from './buffers.ts';
 import { sameShape, shapeStr } from './check.ts';
 import { gatherRows, rowIds } from './gather.ts';
 
@@ -114,7 +114,8 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
   const outer = sizeOf(first.shape.slice(0, a));
   const block = sizeOf(first.shape.slice(a + 1));
   const total = tensors.reduce((s, t) => s + t.shape[a]!, 0);
-  const y = Tensor.zeros(
+  // Every element is copied below.
+  const y = Tensor.empty(
     first.shape.map((d, i) => (i === a ? total : d)),
     first.dtype,
   );
@@ -139,9 +140,10 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
       if (!t.requiresGrad) return;
       // Gather this input's rows out of the output gradient, then add them in.
       const ids = rowIds([outer, t.shape[a]!], [total, 1], offsets[i]);
-      const part = floatLike(t, t.size);
+      const part = emptyLike(t, t.size);
       be.embedding(out.grad!, ids, part, ids.length, block);
       be.axpy(1, part, gradOf(t), t.size);
+      releaseScratch(part);
     });
   });
 }
