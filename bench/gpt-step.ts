@@ -1,16 +1,20 @@
-// `npm run bench -- gpt-step [--json] [--rounds 2] [--steps 10] [--threads 1,2]`: one training step
-// (forward + backward + AdamW) of a small GPT — 4 pre-LN causal blocks, d_model 256, 4 heads, seq 128,
+// `npm run bench -- gpt-step [--json] [--rounds 2] [--steps 10] [--threads 1,2] [--no-scope]`: one training
+// step (forward + backward + AdamW) of a small GPT — 4 pre-LN causal blocks, d_model 256, 4 heads, seq 128,
 // batch 16, vocab 4096 — on the native backend, beside the same model in PyTorch eager mode
 // (tools/reference/gpt_step.py) run in the same session. Median step time per run, best run kept.
+// Our step runs in a step scope (buffers from the pool, as the trainer does); `--no-scope` measures it
+// with fresh arrays instead. The JSON also has our garbage collections per step and our peak RSS.
 // The peer runs at its best: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from its environment only,
 // and it is tried with 1 and 2 threads (for 2: torch and OpenBLAS both at 2, or either alone, since
-// their two thread pools can fight); our step at the most threads is compared with its fastest.
+// their two thread pools can fight). Ours likewise runs at each thread count, and our fastest is compared
+// with its fastest (as in bench/model-step): on 2 shared cores either side's 2-thread run may lose.
 // Target: our step <= 0.8x PyTorch's, i.e. speedup (peer time / our time) >= 1.25.
 import { spawnSync } from 'node:child_process';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { setBackend } from '../src/tensor/backends/index.ts';
 import { loadNativeAddon } from '../src/tensor/backends/native.ts';
 import { crossEntropy } from '../src/tensor/ops/index.ts';
-import { Tensor } from '../src/tensor/tensor.ts';
+import { Tensor, withStepScope } from '../src/tensor/tensor.ts';
 import { AdamW, initWeights } from '../src/nn/index.ts';
 import { Rng } from '../src/util/rng.ts';
 import { pythonWithTorch, peerEnv, INSTALL_TORCH_HINT } from '../tools/reference/python.ts';
@@ -35,6 +39,7 @@ function positive(name: string, fallback: number): number {
 const rounds = positive('--rounds', 2);
 const steps = positive('--steps', 10);
 const warmup = 3;
+const scoped = !argv.includes('--no-scope');
 const threadList = (option('--threads') ?? '1,2').split(',').map(Number);
 if (threadList.some((t) => !(Number.isInteger(t) && t > 0)))
   throw new Error('--threads takes a list like 1,2');
@@ -67,13 +72,32 @@ const targets = Tensor.ids(
   [CONFIG.batch, CONFIG.seq],
 );
 
-function step(): number {
+function plainStep(): number {
   const loss = crossEntropy(model.forward(ids), targets);
   opt.zeroGrad();
   loss.backward();
   opt.step();
   return loss.item();
 }
+let ourSteps = 0;
+function step(): number {
+  ourSteps++;
+  return scoped ? withStepScope(plainStep) : plainStep();
+}
+// Collections from the first of our steps on (the peer runs in child processes, and between our runs this
+// process only waits for it); the entries arrive asynchronously.
+const gcCounts = { major: 0, minor: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcCounts.major++;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcCounts.minor++;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 50));
+await settle();
+gcCounts.major = gcCounts.minor = 0;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -153,7 +177,6 @@ for (let r = 0; r < rounds; r++) {
   log(`  round ${r + 1}/${rounds} done`);
 }
 
-const maxThreads = Math.max(...threadList);
 const peerFastest = peerBest.size ? Math.min(...peerBest.values()) : undefined;
 log(`${'threads'.padEnd(10)}${'ours ms'.padStart(10)}${'torch ms'.padStart(10)}`);
 for (const t of threadList) {
@@ -162,11 +185,23 @@ for (const t of threadList) {
     `${String(t).padEnd(10)}${oursBest.get(t)!.toFixed(1).padStart(10)}${(p === undefined ? '-' : p.toFixed(1)).padStart(10)}`,
   );
 }
-const oursMain = oursBest.get(maxThreads)!;
+const oursMain = Math.min(...oursBest.values());
+const oursThreads = [...oursBest].find(([, v]) => v === oursMain)![0];
 if (peerFastest !== undefined)
   log(
-    `ours at ${maxThreads} threads / torch's fastest: ${(oursMain / peerFastest).toFixed(2)} (target <= 0.8)`,
+    `ours' fastest (${oursThreads} threads) / torch's fastest: ${(oursMain / peerFastest).toFixed(2)} (target <= 0.8)`,
   );
+await settle();
+const gcPerStep = {
+  major: Number((gcCounts.major / ourSteps).toFixed(2)),
+  minor: Number((gcCounts.minor / ourSteps).toFixed(2)),
+};
+const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+gcObserver.disconnect();
+log(
+  `ours ${scoped ? 'in a step scope' : 'without a step scope'}: ${gcPerStep.major} full and ${gcPerStep.minor} ` +
+    `minor garbage collections per step, peak RSS ${peakRssMb} MB`,
+);
 log('(2 cores shared with other work: figures are noisy)');
 console.log(
   JSON.stringify({
@@ -179,6 +214,9 @@ console.log(
       : {}),
     ...(torchVersion ? { peer: `torch ${torchVersion} eager` } : { peer: null }),
     loss: Number(lastLoss.toFixed(4)),
+    scope: scoped,
+    gc_per_step: gcPerStep,
+    peak_rss_mb: peakRssMb,
     config: CONFIG,
   }),
 );

@@ -23,7 +23,7 @@ import { generate } from '../src/model/generate.ts';
 import { AdamW, seedDropout } from '../src/nn/index.ts';
 import type { Backend } from '../src/tensor/backend.ts';
 import { backend, setBackend } from '../src/tensor/backends/index.ts';
-import { Tensor } from '../src/tensor/tensor.ts';
+import { Tensor, withStepScope } from '../src/tensor/tensor.ts';
 import { Rng } from '../src/util/rng.ts';
 import { pythonWithTorch, peerEnv, INSTALL_TORCH_HINT } from '../tools/reference/python.ts';
 
@@ -71,9 +71,12 @@ async function runCase(c: Case, steps: number): Promise<Figures> {
     for (let i = 0; i < 1 + steps; i++) {
       const t0 = performance.now();
       model.zeroGrad();
-      const { loss } = model.forward(images, ids);
-      loss.backward();
-      opt.step();
+      // A step scope, as the trainer uses: activations and gradients come from the buffer pool.
+      withStepScope(() => {
+        const { loss } = model.forward(images, ids);
+        loss.backward();
+        opt.step();
+      });
       if (i > 0) times.push(performance.now() - t0);
     }
     return { ms: best(times), peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
