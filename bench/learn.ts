@@ -1,10 +1,11 @@
-// `npm run bench -- learn [--models mini,base] [--samples 100000] [--batch 8] [--lr 3e-3] [--data data/scenes] [--eval-count 500]`
+// `npm run bench -- learn [--models mini,base] [--samples 100000] [--batch 8] [--lr 3e-3] [--image-tokens all|cls]
+//   [--data data/scenes] [--eval-count 500]`
 //
 // Does it learn? Trains each model on ShortDesc for a fixed number of training samples (not a time
 // budget, so results compare across machines), then describes test pictures greedily and scores
 // object recall / precision / count accuracy against the scene graphs. Runs go to
-// runs/learn-<model>-<samples>/ and are reused (resumed if unfinished) on the next call. Defaults are
-// the main job's (batch 8, peak lr 3e-3 decaying to 3e-4, 30 warm-up steps).
+// runs/learn-<model>-<samples>-<image tokens>/ and are reused (resumed if unfinished) on the next call. Defaults are
+// the main job's (batch 8, peak lr 3e-3 decaying to 3e-4, 30 warm-up steps, all vision tokens).
 // The data folder must exist (npm run main builds data/scenes). No peer: the last line has no speedup.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +31,7 @@ const data = arg('data', 'data/scenes');
 const evalCount = Number(arg('eval-count', '500'));
 const batchSize = Number(arg('batch', '8'));
 const lr = Number(arg('lr', '3e-3'));
+const imageTokens = arg('image-tokens', 'all');
 if (!existsSync(path.join(data, 'manifest.jsonl'))) {
   console.error(`${data}: no dataset (build it with "npm run main" or "nanovlm data scenes --out ${data}")`);
   process.exit(2);
@@ -38,7 +40,7 @@ const dataset = openDataset(data);
 const steps = Math.ceil(samples / batchSize);
 const out: Record<string, unknown> = {};
 for (const name of models) {
-  const runDir = path.join('runs', `learn-${name}-${samples}`);
+  const runDir = path.join('runs', `learn-${name}-${samples}-${imageTokens}`);
   const t0 = performance.now();
   const exists = listCheckpoints(runDir).length > 0;
   const st = exists ? readTrainerState<TrainerState>(resolveCheckpoint(runDir)) : null;
@@ -60,6 +62,7 @@ for (const name of models) {
         ['evalEvery', '500'],
         ['evalSamples', '160'],
         ['saveEvery', '500'],
+        ['model.image_tokens', imageTokens],
       ],
     });
     const summary = exists ? await train({ resume: runDir }) : await train({ config: cfg, runDir });
@@ -96,6 +99,7 @@ console.log(
     samples,
     batch: batchSize,
     lr,
+    imageTokens,
     targets: { miniRecall: 0.6, miniPrecision: 0.8 },
     models: out,
   }),

