@@ -133,7 +133,7 @@ typedef struct {
   long o, ckk, ckk1, pixels, image;
   long hp, wp, ws, fast, pitch, plane_floats; /* phase planes; pitch: floats per output row */
   long tile_images, tile_rows, tile_width;    /* tile_width: the widest tile's pixels */
-  int transposed;
+  int transposed, dots; /* dots: weight gradient by nt_dots instead of a GEMM */
   long group, groups;
 } fused_ctx;
 
@@ -260,6 +260,68 @@ NV_CLONES static void transpose_block(const float *t, long ldt, float *y, long l
     }
 }
 
+/* ---- weight gradients with a long reduction: dot products, no packing
+ * C[i, j] (+)= Σ_img Σ_{p<k} A[img*sa + i*lda + p] · B[img*sb + j*ldb + p] for i < m, j < n: both operands
+ * run along p, so instead of transposing them into GEMM panels each 4×4 block of C keeps 16 vector sums
+ * over all the images and reduces them once. Edge blocks repeat the last row (results dropped). Pays off
+ * when the reduction is long and C small (the stem's first conv: k = 2048 per tile, C 32 × 28). */
+#define DOTS_BODY(V, L)                                                                                        \
+  for (long i0 = 0; i0 < m; i0 += 4)                                                                           \
+    for (long j0 = 0; j0 < n; j0 += 4) {                                                                      \
+      V acc[4][4];                                                                                             \
+      float tail[4][4] = {{0}};                                                                                \
+      memset(acc, 0, sizeof acc);                                                                              \
+      long ia[4], jb[4];                                                                                       \
+      for (int r = 0; r < 4; r++) {                                                                            \
+        ia[r] = NV_MIN(i0 + r, m - 1) * lda;                                                                   \
+        jb[r] = NV_MIN(j0 + r, n - 1) * ldb;                                                                   \
+      }                                                                                                        \
+      for (long img = 0; img < nimg; img++) {                                                                  \
+        const float *a = A + img * sa, *b = B + img * sb;                                                      \
+        long p = 0;                                                                                            \
+        for (; p + L <= k; p += L) {                                                                           \
+          V av[4], bv[4];                                                                                      \
+          for (int r = 0; r < 4; r++) {                                                                        \
+            memcpy(&av[r], a + ia[r] + p, sizeof(V));                                                          \
+            memcpy(&bv[r], b + jb[r] + p, sizeof(V));                                                          \
+          }                                                                                                    \
+          for (int r = 0; r < 4; r++)                                                                          \
+            for (int q = 0; q < 4; q++) acc[r][q] += av[r] * bv[q];                                            \
+        }                                                                                                      \
+        for (; p < k; p++)                                                                                     \
+          for (int r = 0; r < 4; r++)                                                                          \
+            for (int q = 0; q < 4; q++) tail[r][q] += a[ia[r] + p] * b[jb[q] + p];                             \
+      }                                                                                                        \
+      for (int r = 0; r < 4 && i0 + r < m; r++)                                                                \
+        for (int q = 0; q < 4 && j0 + q < n; q++) {                                                            \
+          float sum = tail[r][q];                                                                              \
+          for (int l = 0; l < L; l++) sum += acc[r][q][l];                                                     \
+          float *c = C + (i0 + r) * ldc + j0 + q;                                                              \
+          *c = accumulate ? *c + sum : sum;                                                                    \
+        }                                                                                                      \
+    }
+
+#define DOTS_ARGS                                                                                              \
+  long m, long n, long k, long nimg, const float *A, long lda, long sa, const float *B, long ldb, long sb,    \
+      float *C, long ldc, int accumulate
+
+typedef float v8f __attribute__((vector_size(32)));
+static void dots_v8(DOTS_ARGS) { DOTS_BODY(v8f, 8) }
+#if NV_X86
+typedef float v16f __attribute__((vector_size(64)));
+__attribute__((target("avx512f,avx2,fma"))) static void dots_v16(DOTS_ARGS) { DOTS_BODY(v16f, 16) }
+#endif
+
+static void nt_dots(DOTS_ARGS) {
+#if NV_X86
+  if (nv_isa() == NV_ISA_AVX512) {
+    dots_v16(m, n, k, nimg, A, lda, sa, B, ldb, sb, C, ldc, accumulate);
+    return;
+  }
+#endif
+  dots_v8(m, n, k, nimg, A, lda, sa, B, ldb, sb, C, ldc, accumulate);
+}
+
 /* A thread's buffers, all within its WORK scratch. */
 typedef struct {
   float *cols, *dcols, *dyt, *planes, *dplanes, *tmp;
@@ -326,6 +388,13 @@ static void backward_groups(void *vctx, long q0, long q1) {
     float *part = f->partials ? f->partials + q * f->o * f->ckk1 : NULL;
     int first = 1;
     FOR_TILES(f, q * f->group, NV_MIN(f->g.n, (q + 1) * f->group)) {
+      if (part && f->dots) { /* [dW | db] += Σ_img dY_img · [cols_img; 1]ᵀ as dot products */
+        tile_columns(f, &t, a, b, oy0, oy1, width);
+        nt_dots(f->o, f->ckk1, tp, b - a, f->dy + a * f->o * P + oy0 * ow, P, f->o * P, t.cols, width, tp, part,
+                f->ckk1, !first);
+        first = 0;
+        if (!f->dx) continue;
+      }
       /* dY of the tile as one [O, width] matrix: in place for one image, else gathered */
       const float *dy = f->dy + a * f->o * P + oy0 * ow;
       long ld = P;
@@ -336,7 +405,7 @@ static void backward_groups(void *vctx, long q0, long q1) {
         dy = t.dyt;
         ld = width;
       }
-      if (part) { /* [dW | db] += dY · [cols; 1]ᵀ */
+      if (part && !f->dots) { /* [dW | db] += dY · [cols; 1]ᵀ */
         tile_columns(f, &t, a, b, oy0, oy1, width);
         nv_sgemm(0, 1, f->o, f->ckk1, width, 1.0f, dy, ld, t.cols, width, first ? 0.0f : 1.0f, part, f->ckk1, 0);
         first = 0;
@@ -406,6 +475,9 @@ static fused_ctx fused_setup(const float *x, const float *w, const float *b, lon
   /* The transposed forward packs [W | b]ᵀ once instead of W for every image: worth it when the weights
    * are larger than a tile's image outputs. */
   f.transposed = forward && f.ckk1 > f.tile_rows * ow;
+  /* Dot products beat packing both operands of the weight gradient when the tile's reduction is long and
+   * the gradient small. */
+  f.dots = f.tile_width >= 1024 && o * f.ckk1 <= 4096;
 
   size_t floats = (size_t)(o * f.ckk1 + (f.transposed ? nv_packb_floats(f.ckk1, o) : 0) + 16);
   size_t longs = (size_t)(f.ckk + 2 * s);
