@@ -164,23 +164,35 @@ void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight
 typedef struct {
   const float *x;
   float *y, *mask;
-  double threshold; /* p * 2^32: comparing the raw hash is exact */
+  uint32_t threshold; /* keep when the hash >= ceil(p * 2^32), compared as integers (vectorises) */
   float keep_scale;
   uint32_t seed, offset;
 } dropout_ctx;
 
 NV_CLONES static void dropout_range(void *vctx, long i0, long i1) {
   const dropout_ctx *c = vctx;
+  const uint32_t t = c->threshold, seed = c->seed, offset = c->offset;
+  const float keep = c->keep_scale;
+  const float *x = c->x;
+  float *y = c->y, *mask = c->mask;
   for (long i = i0; i < i1; i++) {
-    uint32_t h = nv_hash32(c->seed, c->offset + (uint32_t)i);
-    float m = (double)h >= c->threshold ? c->keep_scale : 0.0f;
-    c->mask[i] = m;
-    c->y[i] = c->x[i] * m;
+    uint32_t h = nv_hash32(seed, offset + (uint32_t)i);
+    float m = h >= t ? keep : 0.0f;
+    mask[i] = m;
+    y[i] = x[i] * m;
   }
 }
 
 void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset) {
-  dropout_ctx c = {x, y, mask, p * 4294967296.0, (float)(1.0 / (1.0 - p)), seed, offset};
+  double t = NV_MAX(0.0, ceil(p * 4294967296.0));
+  if (t > 4294967295.0) { /* p = 1: the hash never reaches 2^32, every element is dropped */
+    for (long i = 0; i < n; i++) {
+      mask[i] = 0.0f;
+      y[i] = x[i] * 0.0f;
+    }
+    return;
+  }
+  dropout_ctx c = {x, y, mask, (uint32_t)t, (float)(1.0 / (1.0 - p)), seed, offset};
   nv_parallel_for(n, ELEM_GRAIN, 16, dropout_range, &c);
 }
 
