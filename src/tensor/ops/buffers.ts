@@ -15,6 +15,16 @@ export function emptyLike(t: Tensor, n: number): F {
   return scopedArray(t.dtype === 'float64' ? 'float64' : 'float32', n, false) as F;
 }
 
+/**
+ * A copy of an int32 tensor's ids, for a backward to read later (the caller may reuse its buffer before
+ * then). Inside a step scope it comes from the pool.
+ */
+export function copyIds(t: Tensor): Int32Array {
+  const ids = scopedArray('int32', t.size, false) as Int32Array;
+  ids.set(t.data);
+  return ids;
+}
+
 /** Gives a scratch buffer from `floatLike`/`emptyLike` back to the step's pool now (no-op outside a scope). */
 export function releaseScratch(buf: F): void {
   releaseNow(buf);

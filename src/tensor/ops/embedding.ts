@@ -1,5 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
+import { copyIds } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 /** Rows of a table: weight [V, D], int32 ids [...] -> [..., D]. */
@@ -8,7 +9,7 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight should be [V, D], got ${shapeStr(weight)}`);
   if (ids.dtype !== 'int32') throw new Error(`embedding: ids must be int32, got ${ids.dtype}`);
   const [vocab, dim] = weight.shape as [number, number];
-  const idx = Int32Array.from(ids.data); // a copy: the caller may reuse its id buffer before backward
+  const idx = copyIds(ids);
   for (let i = 0; i < idx.length; i++) {
     const id = idx[i]!;
     if (id < 0 || id >= vocab)

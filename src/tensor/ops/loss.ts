@@ -1,6 +1,6 @@
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { emptyLike, releaseScratch, scalarLike } from './buffers.ts';
+import { copyIds, emptyLike, releaseScratch, scalarLike } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 export interface CrossEntropyOptions {
@@ -24,7 +24,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
       `crossEntropy: targets ${shapeStr(targets)} should have one entry per row of logits ${shapeStr(logits)}`,
     );
   }
-  const ids = Int32Array.from(targets.data); // a copy: the caller may reuse its buffer before backward
+  const ids = copyIds(targets);
   for (let i = 0; i < rows; i++) {
     const t = ids[i]!;
     if (t !== ignoreIndex && (t < 0 || t >= vocab)) {
