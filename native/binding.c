@@ -480,7 +480,7 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
-  BEGIN("conv2dBackward", 15)
+  BEGIN("conv2dBackward", 16)
   conv_dims d = get_conv_dims(&C, 6);
   float *x = get_f32(&C, 0, "x", d.n * d.c * d.h * d.w);
   float *w = get_f32(&C, 1, "weight", d.o * d.c * d.kh * d.kw);
@@ -488,8 +488,9 @@ static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
   float *dx = get_f32_opt(&C, 3, "dx", d.n * d.c * d.h * d.w);
   float *dw = get_f32_opt(&C, 4, "dweight", d.o * d.c * d.kh * d.kw);
   float *db = get_f32_opt(&C, 5, "dbias", d.o);
+  int accumulate_dx = get_bool(&C, 15, "accumulateDx");
   END
-  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad);
+  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx);
   return NULL;
 }
 

@@ -170,9 +170,11 @@ void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, lo
 /* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. */
 void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
                long kh, long kw, long stride, long pad);
-/* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]. */
+/* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]; dx is overwritten instead
+ * when !accumulate_dx. */
 void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
-                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad);
+                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
+                        int accumulate_dx);
 /* optim.c */
 void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
               float eps, float weight_decay, long step);

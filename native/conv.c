@@ -134,6 +134,7 @@ typedef struct {
   long hp, wp, ws, fast, pitch, plane_floats; /* phase planes; pitch: floats per output row */
   long tile_images, tile_rows, tile_width;    /* tile_width: the widest tile's pixels */
   int transposed, dots; /* dots: weight gradient by nt_dots instead of a GEMM */
+  int accumulate_dx;
   long group, groups;
 } fused_ctx;
 
@@ -168,15 +169,20 @@ static inline void deinterleave(float *restrict t, const float *restrict x, long
     for (long ph = 0; ph < s; ph++)
       for (long i = 0; i < n; i++) t[ph * n + i] = x[i * s + ph];
 }
-static inline void interleave_add(float *restrict x, const float *restrict t, long n, long s) {
-  if (s == 2)
+static inline void interleave(float *restrict x, const float *restrict t, long n, long s, int accumulate) {
+  if (s == 2 && accumulate)
     for (long i = 0; i < n; i++) {
       x[2 * i] += t[i];
       x[2 * i + 1] += t[n + i];
     }
+  else if (s == 2)
+    for (long i = 0; i < n; i++) {
+      x[2 * i] = t[i];
+      x[2 * i + 1] = t[n + i];
+    }
   else
     for (long ph = 0; ph < s; ph++)
-      for (long i = 0; i < n; i++) x[i * s + ph] += t[ph * n + i];
+      for (long i = 0; i < n; i++) x[i * s + ph] = accumulate ? x[i * s + ph] + t[ph * n + i] : t[ph * n + i];
 }
 
 /* The phase planes of one image: its zero-padded rows, each split by column phase (padded column mod s),
@@ -209,10 +215,12 @@ NV_CLONES static void split_phases(const fused_ctx *f, const float *x, float *pl
   }
 }
 
-/* dx (one image) += the image slots of the phase planes: the adjoint of split_phases. */
+/* dx (one image) += the image slots of the phase planes: the adjoint of split_phases; with
+ * !f->accumulate_dx the slots are stored instead (every element of dx is one slot). */
 NV_CLONES static void merge_phases(const fused_ctx *f, const float *planes, float *dx, float *tmp) {
   const conv_ctx *c = &f->g;
   const long s = c->stride, pad = c->pad, wp = f->wp, ws = f->ws, plane = c->h * c->w;
+  const int acc = f->accumulate_dx;
   for (long ch = 0; ch < c->c; ch++) {
     float *dxc = dx + ch * plane;
     for (long y = 0; y < c->h; y++) {
@@ -220,13 +228,17 @@ NV_CLONES static void merge_phases(const fused_ctx *f, const float *planes, floa
       for (long ph = 0; ph < s; ph++) {
         long j0 = f->ph_j0[ph], ix0 = f->ph_ix0[ph];
         const float *r = row + ph * wp + j0;
-        if (f->fast && s == 1) add_run(dxc + y * c->w, r, ws);
-        else if (f->fast) copy_run(tmp + (ix0 * c->h + y) * ws, r, ws);
-        else
-          for (long ix = ix0; ix < c->w; ix += s) dxc[y * c->w + ix] += *r++;
+        if (f->fast && s == 1) {
+          if (acc) add_run(dxc + y * c->w, r, ws);
+          else copy_run(dxc + y * c->w, r, ws);
+        } else if (f->fast) {
+          copy_run(tmp + (ix0 * c->h + y) * ws, r, ws);
+        } else {
+          for (long ix = ix0; ix < c->w; ix += s, r++) dxc[y * c->w + ix] = acc ? dxc[y * c->w + ix] + *r : *r;
+        }
       }
     }
-    if (f->fast && s > 1) interleave_add(dxc, tmp, plane / s, s);
+    if (f->fast && s > 1) interleave(dxc, tmp, plane / s, s, acc);
   }
 }
 
@@ -523,13 +535,15 @@ void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n,
 }
 
 void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
-                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad) {
+                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
+                        int accumulate_dx) {
   if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
   if (c == 0) dx = dw = NULL;
   if (!dx && !dw && !db) return;
   fused_ctx f = fused_setup(x, w, NULL, n, c, h, wd, o, kh, kw, stride, pad, db != NULL, 0);
   f.dy = dy;
   f.dx = dx;
+  f.accumulate_dx = accumulate_dx;
   /* Groups of whole tiles, fixed by the sizes only (never the thread count): that fixes the sums' order. */
   if (dw || db) {
     long groups = NV_MAX(1L, NV_MIN(NV_MIN(n, CONV_MAX_GROUPS), CONV_PARTIAL_FLOATS / (o * f.ckk1)));

@@ -210,7 +210,10 @@ export interface Backend {
     stride: number,
     pad: number,
   ): void;
-  /** Accumulates dx, dweight, dbias from dy [n, O, oh, ow]; a null gradient is not computed. */
+  /**
+   * Accumulates dx, dweight, dbias from dy [n, O, oh, ow]; a null gradient is not computed. With
+   * `accumulateDx` false dx is overwritten instead (every element, for a fresh gradient buffer).
+   */
   conv2dBackward(
     x: F,
     weight: F,
@@ -227,6 +230,7 @@ export interface Backend {
     kw: number,
     stride: number,
     pad: number,
+    accumulateDx: boolean,
   ): void;
 
   /**

@@ -83,9 +83,10 @@ const forward = (be: Be, d: Dims, v: Inputs, bias: boolean) => {
 };
 /** Which gradients to ask for: dx, dw, db. */
 type Wanted = [boolean, boolean, boolean];
-const backward = (be: Be, d: Dims, v: Inputs, [gx, gw, gb]: Wanted) => {
-  const g = { dx: v.dx.slice(), dw: v.dw.slice(), db: v.db.slice() };
-  be.conv2dBackward(v.x, v.w, v.dy, gx ? g.dx : null, gw ? g.dw : null, gb ? g.db : null, ...d);
+/** The gradients after one backward call; `overwrite` poisons dx first and asks for it to be written. */
+const backward = (be: Be, d: Dims, v: Inputs, [gx, gw, gb]: Wanted, overwrite = false) => {
+  const g = { dx: overwrite ? v.dx.map(() => NaN) : v.dx.slice(), dw: v.dw.slice(), db: v.db.slice() };
+  be.conv2dBackward(v.x, v.w, v.dy, gx ? g.dx : null, gw ? g.dw : null, gb ? g.db : null, ...d, !overwrite);
   return g;
 };
 
@@ -107,6 +108,11 @@ function compareCase(d: Dims, label: string): void {
     assertClose(`${label} dw ${want}`, gn.dw, gt.dw);
     assertClose(`${label} db ${want}`, gn.db, gt.db);
   }
+  // dx overwritten (a fresh gradient buffer): every element written, even those no output reads
+  const on = backward(nb, d, v, [true, true, false], true);
+  const ot = backward(ts, d, v, [true, true, false], true);
+  assertClose(`${label} dx overwritten`, on.dx, ot.dx);
+  assertClose(`${label} dw beside an overwritten dx`, on.dw, ot.dw);
 }
 
 const CASES: [Dims, string][] = [
@@ -141,11 +147,15 @@ test('conv2d kernels give the same bits with 1, 2 and 3 threads', () => {
     [3, 4, 50, 50, 6, 3, 3, 1, 1],
   ] as Dims[]) {
     const v = inputs(d);
-    const run = () => ({ y: forward(nb, d, v, true), ...backward(nb, d, v, [true, true, true]) });
+    const run = () => ({
+      y: forward(nb, d, v, true),
+      ...backward(nb, d, v, [true, true, true]),
+      fresh: backward(nb, d, v, [true, false, false], true).dx,
+    });
     const one = withThreads(1, run);
     for (const t of [2, 3]) {
       const other = withThreads(t, run);
-      for (const key of ['y', 'dx', 'dw', 'db'] as const)
+      for (const key of ['y', 'dx', 'dw', 'db', 'fresh'] as const)
         assert.deepEqual(other[key], one[key], `[${d.join(',')}] ${key} with ${t} threads`);
     }
   }
@@ -159,7 +169,8 @@ test('conv2d kernels check their buffers and sizes', () => {
   assert.throws(() => nb.conv2d(x, w, new Float32Array(4), y, 2, 3, 4, 4, 5, 3, 3, 1, 1), /bias has/);
   assert.throws(() => nb.conv2d(x, w, null, y, 2, 3, 4, 4, 5, 3, 3, 0, 1), /stride must be an integer >= 1/);
   assert.throws(
-    () => nb.conv2dBackward(x, w, y, new Float64Array(96) as never, null, null, 2, 3, 4, 4, 5, 3, 3, 1, 1),
+    () =>
+      nb.conv2dBackward(x, w, y, new Float64Array(96) as never, null, null, 2, 3, 4, 4, 5, 3, 3, 1, 1, true),
     /dx is a Float64Array/,
   );
 });

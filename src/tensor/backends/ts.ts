@@ -381,7 +381,7 @@ function conv2d(
   }
 }
 
-/** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx += col2im(Wᵀ · dY). */
+/** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx (+)= col2im(Wᵀ · dY). */
 function conv2dBackward(
   x: F,
   weight: F,
@@ -398,10 +398,12 @@ function conv2dBackward(
   kw: number,
   stride: number,
   pad: number,
+  accumulateDx: boolean,
 ): void {
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
+  if (dx && !accumulateDx) dx.fill(0, 0, n * c * h * width);
   for (let img = 0; img < n; img++) {
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {

@@ -1,5 +1,5 @@
 import { backend } from '../backends/index.ts';
-import { Tensor, gradOf, record } from '../tensor.ts';
+import { Tensor, gradOf, gradOverwritable, record } from '../tensor.ts';
 import { expectFloat, shapeStr } from './check.ts';
 import { gatherRows, rowIds } from './gather.ts';
 
@@ -36,19 +36,22 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   const ow = Math.floor((wd + 2 * pad - kw) / stride) + 1;
   if (oh < 1 || ow < 1)
     throw new Error(`conv2d: kernel ${kh}x${kw} does not fit input ${h}x${wd} with padding ${pad}`);
-  const y = Tensor.zeros([n, o, oh, ow], x.dtype);
+  const y = Tensor.empty([n, o, oh, ow], x.dtype); // the kernel writes every element
   if (n === 0) return y;
   const dims = [n, c, h, wd, o, kh, kw, stride, pad] as const;
   backend().conv2d(x.f, w.f, b ? b.f : null, y.f, ...dims);
   return record(y, 'conv2d', b ? [x, w, b] : [x, w], (out) => {
+    // A first gradient for x is written, not added (no zeroing pass over a fresh buffer, no read of it).
+    const [dx, dxBeta] = x.requiresGrad ? gradOverwritable(x) : [null, 0];
     backend().conv2dBackward(
       x.f,
       w.f,
       out.grad!,
-      x.requiresGrad ? gradOf(x) : null,
+      dx,
       w.requiresGrad ? gradOf(w) : null,
       b?.requiresGrad ? gradOf(b) : null,
       ...dims,
+      dxBeta === 1,
     );
   });
 }
