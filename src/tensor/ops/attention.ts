@@ -50,7 +50,7 @@ function runAttention(
   const heads = opts.heads;
   const headDim = channels / heads;
   const causal = opts.causal ?? false;
-  const y = Tensor.zeros([batch, tq, channels], like.dtype);
+  const y = Tensor.empty([batch, tq, channels], like.dtype); // the kernel writes every element
   const probs = floatLike(like, batch * heads * tq * tk);
   backend().attention(
     q,

@@ -1,5 +1,5 @@
 import { backend } from '../backends/index.ts';
-import { Tensor, gradOf, record, sizeOf } from '../tensor.ts';
+import { Tensor, gradOf, gradOverwritable, record, sizeOf } from '../tensor.ts';
 import { emptyLike, normAxis, releaseScratch } from './buffers.ts';
 import { sameShape, shapeStr } from './check.ts';
 import { gatherRows, rowIds } from './gather.ts';
@@ -28,7 +28,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   const y = new Tensor(x.data, full);
   return record(y, 'reshape', [x], (out) => {
-    if (x.requiresGrad) backend().axpy(1, out.grad!, gradOf(x), x.size);
+    if (!x.requiresGrad) return;
+    // A first gradient is a copy (no zeroing pass over a fresh buffer, no read of it).
+    const [dx, beta] = gradOverwritable(x);
+    if (beta === 0) dx.set(out.grad!);
+    else backend().axpy(1, out.grad!, dx, x.size);
   });
 }
 
