@@ -3,7 +3,7 @@
 // batch 16, vocab 4096 — on the native backend, beside the same model in PyTorch eager mode
 // (tools/reference/gpt_step.py) run in the same session. Median step time per run, best run kept.
 // Our step runs in a step scope (buffers from the pool, as the trainer does); `--no-scope` measures it
-// with fresh arrays instead. The JSON also has our garbage collections per step and our peak RSS.
+// with fresh arrays instead. The JSON also has our garbage collections per timed step and our peak RSS.
 // The peer runs at its best: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from its environment only,
 // and it is tried with 1 and 2 threads (for 2: torch and OpenBLAS both at 2, or either alone, since
 // their two thread pools can fight). Ours likewise runs at each thread count, and our fastest is compared
@@ -79,25 +79,19 @@ function plainStep(): number {
   opt.step();
   return loss.item();
 }
-let ourSteps = 0;
 function step(): number {
-  ourSteps++;
   return scoped ? withStepScope(plainStep) : plainStep();
 }
-// Collections from the first of our steps on (the peer runs in child processes, and between our runs this
-// process only waits for it); the entries arrive asynchronously.
-const gcCounts = { major: 0, minor: 0 };
+// Garbage collections that start inside our timed steps (entries arrive asynchronously, with start times
+// on the performance.now() clock).
+const stepSpans: [number, number][] = [];
+const gcs: { start: number; kind: number | undefined }[] = [];
 const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
-    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcCounts.major++;
-    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcCounts.minor++;
+    gcs.push({ start: e.startTime, kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind });
   }
 });
 gcObserver.observe({ entryTypes: ['gc'] });
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 50));
-await settle();
-gcCounts.major = gcCounts.minor = 0;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -113,7 +107,9 @@ function ours(threads: number): { median: number; loss: number } {
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       loss = step();
-      times.push(performance.now() - t0);
+      const t1 = performance.now();
+      times.push(t1 - t0);
+      stepSpans.push([t0, t1]);
     }
     return { median: median(times), loss };
   } finally {
@@ -191,10 +187,12 @@ if (peerFastest !== undefined)
   log(
     `ours' fastest (${oursThreads} threads) / torch's fastest: ${(oursMain / peerFastest).toFixed(2)} (target <= 0.8)`,
   );
-await settle();
+await new Promise<void>((resolve) => setTimeout(resolve, 50));
+const inSteps = (kind: number) =>
+  gcs.filter((g) => g.kind === kind && stepSpans.some(([a, b]) => g.start >= a && g.start < b)).length;
 const gcPerStep = {
-  major: Number((gcCounts.major / ourSteps).toFixed(2)),
-  minor: Number((gcCounts.minor / ourSteps).toFixed(2)),
+  major: Number((inSteps(constants.NODE_PERFORMANCE_GC_MAJOR) / stepSpans.length).toFixed(2)),
+  minor: Number((inSteps(constants.NODE_PERFORMANCE_GC_MINOR) / stepSpans.length).toFixed(2)),
 };
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 gcObserver.disconnect();
