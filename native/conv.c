@@ -400,10 +400,10 @@ static void backward_groups(void *vctx, long q0, long q1) {
     float *part = f->partials ? f->partials + q * f->o * f->ckk1 : NULL;
     int first = 1;
     FOR_TILES(f, q * f->group, NV_MIN(f->g.n, (q + 1) * f->group)) {
-      if (part && f->dots) { /* [dW | db] += Σ_img dY_img · [cols_img; 1]ᵀ as dot products */
+      if (part && f->dots) { /* [dW | db]ᵀ += Σ_img [cols_img; 1] · dY_imgᵀ as dot products */
         tile_columns(f, &t, a, b, oy0, oy1, width);
-        nt_dots(f->o, f->ckk1, tp, b - a, f->dy + a * f->o * P + oy0 * ow, P, f->o * P, t.cols, width, tp, part,
-                f->ckk1, !first);
+        nt_dots(f->ckk1, f->o, tp, b - a, t.cols, width, tp, f->dy + a * f->o * P + oy0 * ow, P, f->o * P, part,
+                f->o, !first);
         first = 0;
         if (!f->dx) continue;
       }
@@ -417,9 +417,9 @@ static void backward_groups(void *vctx, long q0, long q1) {
         dy = t.dyt;
         ld = width;
       }
-      if (part && !f->dots) { /* [dW | db] += dY · [cols; 1]ᵀ */
+      if (part && !f->dots) { /* [dW | db]ᵀ += [cols; 1] · dYᵀ (C*kh*kw + 1 rows tile better than O) */
         tile_columns(f, &t, a, b, oy0, oy1, width);
-        nv_sgemm(0, 1, f->o, f->ckk1, width, 1.0f, dy, ld, t.cols, width, first ? 0.0f : 1.0f, part, f->ckk1, 0);
+        nv_sgemm(0, 1, f->ckk1, f->o, width, 1.0f, t.cols, width, dy, ld, first ? 0.0f : 1.0f, part, f->o, 0);
         first = 0;
       }
       if (f->dx) { /* dcols = Wᵀ · dY, folded back onto each image */
@@ -440,21 +440,20 @@ typedef struct {
   float *dw, *db;
 } reduce_ctx;
 
-/* dw / db rows [o0, o1) += the partials, added in group order. */
-static void reduce_partials(void *vctx, long o0, long o1) {
+/* Rows [r0, r1) of [dW | db]ᵀ (the partials' layout, C*kh*kw + 1 rows of O) += the partials, added in
+ * group order. */
+static void reduce_partials(void *vctx, long r0, long r1) {
   const reduce_ctx *r = vctx;
   const fused_ctx *f = r->f;
-  const long ckk = f->ckk, ckk1 = f->ckk1, stride = f->o * ckk1;
-  for (long o = o0; o < o1; o++) {
-    const float *p = f->partials + o * ckk1;
-    if (r->dw)
-      for (long q = 0; q < f->groups; q++) {
-        float *dw = r->dw + o * ckk;
-        const float *pq = p + q * stride;
-        for (long j = 0; j < ckk; j++) dw[j] += pq[j];
-      }
-    if (r->db)
-      for (long q = 0; q < f->groups; q++) r->db[o] += p[q * stride + ckk];
+  const long o = f->o, ckk = f->ckk, stride = o * f->ckk1;
+  for (long row = r0; row < r1; row++) {
+    float *dst = row < ckk ? r->dw : r->db;
+    if (!dst) continue;
+    const long step = row < ckk ? ckk : 1, at = row < ckk ? row : 0;
+    for (long q = 0; q < f->groups; q++) {
+      const float *p = f->partials + q * stride + row * o;
+      for (long oc = 0; oc < o; oc++) dst[oc * step + at] += p[oc];
+    }
   }
 }
 
@@ -557,6 +556,6 @@ void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *
   nv_parallel_for(f.groups, 1, 1, backward_groups, &f);
   if (f.partials) {
     reduce_ctx r = {&f, dw, db};
-    nv_parallel_for(o, NV_MAX(1L, 16384L / (f.groups * f.ckk1)), 1, reduce_partials, &r);
+    nv_parallel_for(f.ckk1, NV_MAX(1L, 16384L / (f.groups * o)), 1, reduce_partials, &r);
   }
 }
