@@ -4,8 +4,33 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferPool, MIN_POOLED_BYTES, bufferPool, sizeClass } from '../../src/tensor/pool.ts';
 import { currentScope } from '../../src/tensor/scope.ts';
+import { nativeBackend, withBackend } from '../../src/tensor/backends/index.ts';
 import { Tensor, gradOf, keep, retainGrad, withStepScope } from '../../src/tensor/tensor.ts';
-import { crossEntropy, gelu, linear, reshape, sum } from '../../src/tensor/ops/index.ts';
+import {
+  add,
+  attention,
+  concat,
+  conv2d,
+  crossEntropy,
+  dropout,
+  embedding,
+  expand,
+  gelu,
+  layerNorm,
+  linear,
+  matmul,
+  mean,
+  mul,
+  patchify,
+  permute,
+  relu,
+  reshape,
+  scale,
+  selfAttention,
+  slice,
+  softmax,
+  sum,
+} from '../../src/tensor/ops/index.ts';
 import { AdamW, Parameter, initWeights } from '../../src/nn/index.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { TinyGpt } from '../nn/tiny-gpt.ts';
@@ -229,4 +254,78 @@ test('scopes nest (what the inner returns belongs to the outer), reject async fu
     }),
   );
   assert.equal(currentScope(), null, 'the scope ended with the exception');
+});
+
+test('every op gives the same values and gradients in a scope, over buffers left dirty (NaN) by a step', () => {
+  const rng = new Rng(7);
+  const leaf = (shape: number[]) => {
+    const t = Tensor.randn(shape, rng);
+    t.requiresGrad = true;
+    return t;
+  };
+  const ids = Tensor.ids(Array.from({ length: 40 }, () => rng.int(64)));
+  const targets = Tensor.ids(Array.from({ length: 40 }, (_, i) => (i % 7 === 3 ? -100 : rng.int(64))));
+  // Each case maps scope-made intermediates (so their gradients are pooled too) to one output.
+  const cases: [string, Tensor[], (xs: Tensor[]) => Tensor][] = [
+    ['matmul', [leaf([3, 40, 50]), leaf([3, 50, 30])], ([a, b]) => matmul(a!, b!)],
+    [
+      'matmul transA transB',
+      [leaf([3, 50, 40]), leaf([3, 30, 50])],
+      ([a, b]) => matmul(a!, b!, { transA: true, transB: true }),
+    ],
+    ['matmul shared b', [leaf([3, 40, 50]), leaf([50, 30])], ([a, b]) => matmul(a!, b!)],
+    [
+      'matmul shared b, transA',
+      [leaf([3, 50, 40]), leaf([50, 30])],
+      ([a, b]) => matmul(a!, b!, { transA: true }),
+    ],
+    ['linear', [leaf([40, 50]), leaf([30, 50]), leaf([30])], ([x, w, b]) => linear(x!, w!, b!)],
+    ['add, mul, scale', [leaf([40, 50]), leaf([50])], ([a, b]) => scale(mul(add(a!, b!), b!), 0.5)],
+    ['relu, gelu, softmax', [leaf([40, 50])], ([x]) => softmax(gelu(relu(x!)))],
+    ['layerNorm', [leaf([40, 50]), leaf([50]), leaf([50])], ([x, g, b]) => layerNorm(x!, g!, b!)],
+    ['dropout', [leaf([40, 50])], ([x]) => dropout(x!, 0.3, 11)],
+    ['concat, slice', [leaf([40, 20]), leaf([40, 30])], ([a, b]) => slice(concat([a!, b!], 1), 1, 5, 45)],
+    ['permute, expand', [leaf([4, 1, 30, 20])], ([x]) => permute(expand(x!, [4, 3, 30, 20]), [1, 3, 0, 2])],
+    ['sum, mean', [leaf([40, 50])], ([x]) => add(scale(x!, 2), add(sum(x!), mean(x!)))],
+    ['embedding', [leaf([64, 32])], ([w]) => embedding(w!, ids)],
+    ['crossEntropy', [leaf([40, 64])], ([x]) => crossEntropy(x!, targets)],
+    [
+      'attention',
+      [leaf([2, 40, 16]), leaf([2, 30, 16]), leaf([2, 30, 16])],
+      ([q, k, v]) => attention(q!, k!, v!, { heads: 2, causal: true }),
+    ],
+    ['selfAttention', [leaf([2, 40, 48])], ([x]) => selfAttention(x!, { heads: 4 })],
+    [
+      'conv2d',
+      [leaf([2, 3, 16, 16]), leaf([4, 3, 3, 3]), leaf([4])],
+      ([x, w, b]) => conv2d(x!, w!, b!, { padding: 1 }),
+    ],
+    ['patchify', [leaf([2, 3, 16, 16])], ([x]) => patchify(x!, 4)],
+  ];
+  const backends = nativeBackend() ? (['ts', 'native'] as const) : (['ts'] as const);
+  for (const be of backends)
+    for (const [name, inputs, op] of cases)
+      withBackend(be, () => {
+        // loss = Σ out * r with a fixed random r, through intermediates made in the scope (x * 1).
+        let r: Float32Array | null = null;
+        const run = (): Float32Array[] => {
+          for (const x of inputs) x.grad = null;
+          const out = op(inputs.map((x) => scale(x, 1)));
+          r ??= Float32Array.from({ length: out.size }, () => rng.normal());
+          sum(mul(out, new Tensor(r, out.shape))).backward();
+          return [Float32Array.from(out.data), ...inputs.map((x) => Float32Array.from(x.grad!))];
+        };
+        const reference = run();
+        for (let round = 0; round < 2; round++) {
+          const got = withStepScope(() => {
+            const values = run();
+            // Poison every pool buffer this step used before it goes back.
+            for (const buf of currentScope()!.owned) new Float32Array(buf).fill(NaN);
+            return values;
+          });
+          got.forEach((g, i) =>
+            assert.deepEqual(g, reference[i], `${be}: ${name}, round ${round}, array ${i}`),
+          );
+        }
+      });
 });
