@@ -1,7 +1,7 @@
 import type { F } from '../backend.ts';
 import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
-import { floatLike, gradOrScratch } from './buffers.ts';
+import { emptyLike, gradOrScratch, releaseScratch } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
 export interface AttentionOptions {
@@ -51,7 +51,7 @@ function runAttention(
   const headDim = channels / heads;
   const causal = opts.causal ?? false;
   const y = Tensor.empty([batch, tq, channels], like.dtype); // the kernel writes every element
-  const probs = floatLike(like, batch * heads * tq * tk);
+  const probs = emptyLike(like, batch * heads * tq * tk); // written in full by the kernel
   backend().attention(
     q,
     k,
@@ -91,6 +91,9 @@ function runAttention(
       kvBatchStride,
       channels,
     );
+    // A graph's backward runs once: the probabilities (the largest buffer of a ViT block) go back to the
+    // step's pool now, for the rest of the backward to reuse.
+    releaseScratch(probs);
   });
 }
 
