@@ -364,10 +364,13 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
         // In micro-batch pieces like training: a whole batch at once would set the memory peak.
         for (const piece of splitBatch(batch, tc.microBatch)) {
           const n = targetTokens(piece);
-          nll += noGrad(() => batchLoss(model, piece)).item() * n;
+          // In a step scope, as training: the pieces reuse pooled buffers instead of adding a peak.
+          const pieceLoss = (mismatched: boolean) =>
+            withStepScope(() => noGrad(() => batchLoss(model, piece, { mismatched }).item()));
+          nll += pieceLoss(false) * n;
           tokens += n;
           if (piece.size > 1) {
-            mismatchedNll += noGrad(() => batchLoss(model, piece, { mismatched: true })).item() * n;
+            mismatchedNll += pieceLoss(true) * n;
             mismatchedTokens += n;
           }
         }
