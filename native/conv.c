@@ -120,6 +120,7 @@ void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, lo
 
 #define CONV_TILE_FLOATS 65536L /* one tile's columns: 256 KB, with its other buffers well inside L2 */
 #define CONV_MAX_GROUPS 64L
+#define CONV_GROUP_IMAGES 16L
 #define CONV_PARTIAL_FLOATS (1L << 22)
 
 typedef struct {
@@ -545,7 +546,9 @@ void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *
   f.accumulate_dx = accumulate_dx;
   /* Groups of whole tiles, fixed by the sizes only (never the thread count): that fixes the sums' order. */
   if (dw || db) {
-    long groups = NV_MAX(1L, NV_MIN(NV_MIN(n, CONV_MAX_GROUPS), CONV_PARTIAL_FLOATS / (o * f.ckk1)));
+    /* at least CONV_GROUP_IMAGES images a group, so a small batch does not pay a big reduction */
+    long groups = (n + CONV_GROUP_IMAGES - 1) / CONV_GROUP_IMAGES;
+    groups = NV_MAX(1L, NV_MIN(NV_MIN(groups, CONV_MAX_GROUPS), CONV_PARTIAL_FLOATS / (o * f.ckk1)));
     f.group = (n + groups - 1) / groups;
     f.group = (f.group + f.tile_images - 1) / f.tile_images * f.tile_images;
   } else {

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { Tensor, backward as backprop } from '../../src/tensor/tensor.ts';
+import { withBackend } from '../../src/tensor/backends/index.ts';
+import { conv2d, conv2dPair, convPairLimits } from '../../src/tensor/ops/conv.ts';
 
 const addon = loadNativeAddon();
 const nb = loadNativeBackend();
@@ -173,4 +176,37 @@ test('conv2d kernels check their buffers and sizes', () => {
       nb.conv2dBackward(x, w, y, new Float64Array(96) as never, null, null, 2, 3, 4, 4, 5, 3, 3, 1, 1, true),
     /dx is a Float64Array/,
   );
+});
+
+test('conv2dPair on the native backend: outputs and every gradient equal two conv2d calls', () => {
+  const saved = convPairLimits.chunkFloats;
+  try {
+    for (const chunkFloats of [saved, 7 * 32 * 16 * 16]) {
+      convPairLimits.chunkFloats = chunkFloats; // the stem's shapes in chunks of 7 patches (uneven last)
+      withBackend('native', () => {
+        const param = (shape: number[]) => {
+          const t = Tensor.from(rand(shape.reduce((a, b) => a * b)), shape);
+          t.requiresGrad = true;
+          return t;
+        };
+        const x = param([23, 3, 16, 16]);
+        const l1 = { weight: param([32, 3, 3, 3]), bias: param([32]), padding: 1 };
+        const l2 = { weight: param([64, 32, 3, 3]), bias: param([64]), stride: 2, padding: 1 };
+        const all = [x, l1.weight, l1.bias, l2.weight, l2.bias];
+        const seed = rand(23 * 64 * 8 * 8);
+        const run = (f: () => Tensor) => {
+          for (const t of all) t.grad = null;
+          const y = f();
+          backprop(y, seed);
+          return [y.f as Float32Array, ...all.map((t) => t.grad as Float32Array)].map((a) => a.slice());
+        };
+        const pair = run(() => conv2dPair(x, l1, l2));
+        const twice = run(() => conv2d(conv2d(x, l1.weight, l1.bias, l1), l2.weight, l2.bias, l2));
+        const names = ['y', 'dx', 'dw1', 'db1', 'dw2', 'db2'];
+        pair.forEach((v, i) => assertClose(`conv2dPair ${names[i]} chunk ${chunkFloats}`, v, twice[i]!));
+      });
+    }
+  } finally {
+    convPairLimits.chunkFloats = saved;
+  }
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
+import { convPairLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gradcheck, param } from './gradcheck.ts';
 
@@ -154,6 +155,25 @@ test('conv2d with a constant input or constant weights: only the wanted gradient
   gradcheck('conv2d dx', [param([3, 2, 5, 4], rng)], (xt) =>
     ops.conv2d(xt, w, null, { stride: 2, padding: 1 }),
   );
+});
+
+test('conv2dPair in several chunks: the backward recomputes each chunk of intermediate maps', () => {
+  const saved = convPairLimits.chunkFloats;
+  convPairLimits.chunkFloats = 2 * 3 * 4 * 4; // two images of 3x4x4 maps per chunk: 3 -> 2 + 1
+  try {
+    gradcheck(
+      'conv2dPair',
+      [param([3, 2, 4, 4], rng), param([3, 2, 3, 3], rng), param([3], rng), param([2, 3, 2, 2], rng)],
+      (x, w1, b1, w2) => ops.conv2dPair(x, { weight: w1, bias: b1, padding: 1 }, { weight: w2, stride: 2 }),
+    );
+    const x = Tensor.randn([3, 2, 4, 4], rng, 1, 'float64'); // a constant input: no dx, first layer frozen
+    const w1 = Tensor.randn([3, 2, 3, 3], rng, 1, 'float64');
+    gradcheck('conv2dPair second layer only', [param([2, 3, 3, 3], rng), param([2], rng)], (w2, b2) =>
+      ops.conv2dPair(x, { weight: w1, padding: 1 }, { weight: w2, bias: b2 }),
+    );
+  } finally {
+    convPairLimits.chunkFloats = saved;
+  }
 });
 
 test('patchify, dropout', () => {
