@@ -42,9 +42,9 @@ void nv_parallel_for(long n, long grain, long align, nv_range_fn fn, void *ctx);
 void nv_spin_pause(int *spins);
 
 /* ---- per-thread scratch, 64-byte aligned, grown (never shrunk) on demand ----
- * PACK_A: GEMM's A panels (any thread). PACK_B: the packed B of a GEMM, owned by the calling thread and
- * read by the others. WORK, WORK2: a kernel's per-task buffers. REDUCE: partial sums a calling thread
- * collects from the others (sums, layerNormBackward). Never used by JS-visible state, so two JS threads
+ * PACK_A: GEMM's A panels (any thread). PACK_B: a GEMM's packed B, each thread's own (or, for a large B,
+ * the calling thread's, shared with the others). WORK, WORK2: a kernel's per-task buffers. REDUCE:
+ * partial sums a calling thread collects from the others (sums, layerNormBackward). Never used by JS-visible state, so two JS threads
  * calling kernels at once each use their own. */
 enum { NV_SCRATCH_PACK_A, NV_SCRATCH_PACK_B, NV_SCRATCH_WORK, NV_SCRATCH_WORK2, NV_SCRATCH_REDUCE, NV_SCRATCH_SLOTS };
 void *nv_scratch(int slot, size_t bytes);

@@ -1,15 +1,16 @@
 /* Single-precision matrix product, packed and blocked in the usual way (Goto / BLIS):
  *
- *   pack all of op(B) into NR-wide panels, one KC block of k after the other     (threads share it out)
- *   for each unit of C (ru row tiles × cu column panels), claimed by whichever thread is free:
+ *   for each unit of C (ru row tiles × cu column panels), taken by a thread (its own range first):
  *     for pc (KC of k):  pack A[unit rows, pc..] into MR-tall panels             (A block stays in L2)
- *       for jr (NR), for ir (MR): micro-kernel                                   (B micro-panel in L1)
+ *       for jr (NR):     the first time a thread meets this B panel, pack it      (see "driver")
+ *         for ir (MR):   micro-kernel                                             (B micro-panel in L1)
  *
  * The micro-kernel keeps an MR×NR tile of C in registers: AVX-512 12×32 (24 zmm accumulators), AVX2+FMA
- * 6×16, or portable C 4×16, picked at run time from the CPU's features. Units are handed out from a
- * counter, not by thread id, so a thread slowed down by other processes just takes fewer; every element
+ * 6×16, or portable C 4×16, picked at run time from the CPU's features. Units are claimed from counters,
+ * not assigned by thread id, so a thread slowed down by other processes just takes fewer; every element
  * is computed by the same tiles in the same k order whatever the split, so results do not depend on the
- * thread count. */
+ * thread count. A product of a few rows by a transposed B (a decode step's x·Wᵀ) takes a separate
+ * dot-product path with no packing at all ("few rows" below). */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -135,6 +136,79 @@ __attribute__((target("avx512f,avx2,fma"))) static void uk_avx512(long kc, const
   store16(c + r * ldc, c##r##0, va, beta);                                                                     \
   store16(c + r * ldc + 16, c##r##1, va, beta);
   AVX512_ROWS(S5)
+}
+
+/* Edge tiles (the last rows and columns of C) without the detour through a local tile: the same k loop on
+ * 4, 8 or 12 rows of the packed A panel (so a 4-row remainder costs a third of a full tile), masked stores
+ * for the columns, and only the `mr` rows that exist are written. Every element gets the same fma chain
+ * as in the full kernel, so results do not depend on which kernel computed them. */
+__attribute__((target("avx512f,avx2,fma"))) static inline void store16m(float *c, __m512 acc, __m512 va,
+                                                                         float beta, __mmask16 k) {
+  if (beta == 0.0f) _mm512_mask_storeu_ps(c, k, _mm512_mul_ps(va, acc));
+  else
+    _mm512_mask_storeu_ps(c, k,
+                          _mm512_fmadd_ps(va, acc, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(k, c))));
+}
+#define AVX512_ROWS4(X) X(0) X(1) X(2) X(3)
+#define AVX512_ROWS8(X) AVX512_ROWS4(X) X(4) X(5) X(6) X(7)
+#define E5(r)                                                                                                  \
+  if (r < mr) {                                                                                                \
+    store16m(c + r * ldc, c##r##0, va, beta, k0);                                                              \
+    store16m(c + r * ldc + 16, c##r##1, va, beta, k1);                                                         \
+  }
+#define UK512_EDGE(NAME, ROWS)                                                                                 \
+  __attribute__((target("avx512f,avx2,fma"))) static void NAME(long kc, const float *a, const float *b,        \
+                                                               float *c, long ldc, float alpha, float beta,    \
+                                                               int mr, int nr) {                               \
+    ROWS(D5)                                                                                                   \
+    _Pragma("GCC unroll 4") for (long p = 0; p < kc; p++) {                                                    \
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                            \
+      ROWS(F5)                                                                                                 \
+      a += AVX512_MR;                                                                                          \
+      b += 32;                                                                                                 \
+    }                                                                                                          \
+    __m512 va = _mm512_set1_ps(alpha);                                                                         \
+    __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);                                            \
+    __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);                      \
+    ROWS(E5)                                                                                                   \
+  }
+UK512_EDGE(uk_avx512_edge4, AVX512_ROWS4)
+UK512_EDGE(uk_avx512_edge8, AVX512_ROWS8)
+UK512_EDGE(uk_avx512_edge12, AVX512_ROWS)
+
+/* A full-height tile that also packs its B micro-panel: row p of op(B) is read in place (bsrc + p*ldb, nr
+ * valid columns, zeros beyond) and stored to the packed panel as it is used, so packing B costs little
+ * more than the loads the multiply-adds needed anyway. Only the first `mr` rows of C are written. */
+#define B_PREFETCH 4
+__attribute__((target("avx512f,avx2,fma"))) static void uk_avx512_packb(long kc, const float *a,
+                                                                         const float *bsrc, long ldb,
+                                                                         float *bdst, float *c, long ldc,
+                                                                         float alpha, float beta, int mr,
+                                                                         int nr) {
+  AVX512_ROWS(D5)
+  __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+  __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; p++) {
+    if (p + B_PREFETCH < kc) {
+      _mm_prefetch((const char *)(bsrc + B_PREFETCH * ldb), _MM_HINT_T0);
+      _mm_prefetch((const char *)(bsrc + B_PREFETCH * ldb + 16), _MM_HINT_T0);
+      _mm_prefetch((const char *)(bsrc + B_PREFETCH * ldb + 31), _MM_HINT_T0);
+    }
+    __m512 b0 = _mm512_maskz_loadu_ps(k0, bsrc), b1 = _mm512_maskz_loadu_ps(k1, bsrc + 16);
+    _mm512_store_ps(bdst, b0);
+    _mm512_store_ps(bdst + 16, b1);
+    AVX512_ROWS(F5)
+    a += AVX512_MR;
+    bsrc += ldb;
+    bdst += 32;
+  }
+  __m512 va = _mm512_set1_ps(alpha);
+  if (mr == AVX512_MR && nr == 32) {
+    AVX512_ROWS(S5)
+  } else {
+    AVX512_ROWS(E5)
+  }
 }
 #endif
 
@@ -298,36 +372,61 @@ static void pack_t(float *restrict dst, const float *restrict src, long ld, int 
 
 /* ---------------------------------------------------------------- driver */
 
-/* C[mc×nc] (alpha, beta) = packed A block · packed B panels, one MR×NR tile at a time; edge tiles go
- * through a local tile so the micro-kernel never reads or writes outside C. */
+/* One MR×NR tile of C (alpha, beta) from a packed A tile and a packed B micro-panel. Edge tiles (mr < MR
+ * or nr < NR) use the masked AVX-512 kernels, or else go through a local tile so the micro-kernel never
+ * reads or writes outside C. */
+static inline void tile(const arch_t *ar, long kc, const float *a, const float *b, float *c, long ldc,
+                        float alpha, float beta, long mr, long nr) {
+  const int MR = ar->mr, NR = ar->nr;
+  if (mr == MR && nr == NR) {
+    ar->kernel(kc, a, b, c, ldc, alpha, beta);
+    return;
+  }
+#if NV_X86
+  if (ar->kernel == uk_avx512) {
+    if (mr <= 4) uk_avx512_edge4(kc, a, b, c, ldc, alpha, beta, (int)mr, (int)nr);
+    else if (mr <= 8) uk_avx512_edge8(kc, a, b, c, ldc, alpha, beta, (int)mr, (int)nr);
+    else uk_avx512_edge12(kc, a, b, c, ldc, alpha, beta, (int)mr, (int)nr);
+    return;
+  }
+#endif
+  float t[16 * 64] __attribute__((aligned(64)));
+  ar->kernel(kc, a, b, t, NR, 1.0f, 0.0f);
+  for (long i = 0; i < mr; i++)
+    for (long jj = 0; jj < nr; jj++) {
+      float v = alpha * t[i * NR + jj];
+      c[i * ldc + jj] = beta == 0.0f ? v : v + beta * c[i * ldc + jj];
+    }
+}
+
+/* C[mc×nc] (alpha, beta) = packed A block · packed B panels (bstride floats apart), tile by tile. */
 static void macro_kernel(const arch_t *ar, long mc, long nc, long kc, const float *ap, const float *bp,
                          long bstride, float *c, long ldc, float alpha, float beta) {
   const int MR = ar->mr, NR = ar->nr;
-  float tile[16 * 64] __attribute__((aligned(64)));
   for (long jr = 0; jr < nc; jr += NR) {
-    long nr = NV_MIN((long)NR, nc - jr);
     const float *b = bp + jr / NR * bstride;
-    for (long ir = 0; ir < mc; ir += MR) {
-      long mr = NV_MIN((long)MR, mc - ir);
-      float *cc = c + ir * ldc + jr;
-      if (mr == MR && nr == NR) {
-        ar->kernel(kc, ap + ir * kc, b, cc, ldc, alpha, beta);
-        continue;
-      }
-      ar->kernel(kc, ap + ir * kc, b, tile, NR, 1.0f, 0.0f);
-      for (long i = 0; i < mr; i++)
-        for (long jj = 0; jj < nr; jj++) {
-          float v = alpha * tile[i * NR + jj];
-          cc[i * ldc + jj] = beta == 0.0f ? v : v + beta * cc[i * ldc + jj];
-        }
-    }
+    for (long ir = 0; ir < mc; ir += MR)
+      tile(ar, kc, ap + ir * kc, b, c + ir * ldc + jr, ldc, alpha, beta, NV_MIN((long)MR, mc - ir),
+           NV_MIN((long)NR, nc - jr));
   }
 }
 
-
-/* One multiplication. All of op(B) is packed first (panels of NR columns, one KC block of k after the
- * other), then C is cut into units of ru row tiles × cu column panels. Threads claim pack units and then
- * compute units from one counter, so a thread slowed by other processes simply does fewer. */
+/* One multiplication. C is cut into units of ru row tiles × cu column panels, and the units into one
+ * contiguous range per thread. A thread takes units from its own range first (so in a loop of calls each
+ * thread keeps meeting the same rows of A and C in its own caches) and then helps with the others' ranges,
+ * so a thread slowed down or never scheduled (busy machine) just does fewer.
+ *
+ * B is packed on the way, never in a phase of its own: the first tile that needs a panel packs it (with
+ * AVX-512 and an untransposed B inside the micro-kernel, where the copy hides behind the multiply-adds).
+ * - private (one thread, or a packed B of up to PRIVATE_B_BYTES): every thread packs the panels it uses
+ *   into its own buffer. Nothing one core writes is read by the other: the two cores of this machine are
+ *   at times on different L3 caches, where sharing a packed B costs up to 30% at 512³.
+ * - shared (larger B, where packing it once per thread would cost more than sharing): one buffer, each
+ *   panel packed by whichever thread claims it first (a state per panel: 0 free, 1 packing, 2 ready). The
+ *   threads walk the panels of a unit from different starting points, so at first each packs its own
+ *   part and then finds the rest ready. */
+#define GEMM_RANGES 16
+#define PRIVATE_B_BYTES (2L << 20)
 typedef struct {
   const arch_t *ar;
   int ta, tb;
@@ -339,68 +438,108 @@ typedef struct {
   long ldb;
   float *C;
   long ldc;
-  float *bpack;
   long mt, nt, npad, kblocks;
-  long pack_group, pack_groups, pack_units; /* pack unit = one KC block × pack_group panels */
-  long ru, cu, col_units, units;            /* compute unit = ru row tiles × cu column panels */
-  atomic_long next;
-  atomic_long packed;
+  long ru, cu, col_units, units; /* unit = ru row tiles × cu column panels */
+  float *bshared;                /* the shared packed B, or NULL when each thread packs its own */
+  _Atomic unsigned char *state;  /* shared B: per panel (q * nt + p), 0 free, 1 packing, 2 ready */
+  int threads, ranges;
+  struct {
+    _Alignas(64) atomic_long next;
+    long end;
+  } range[GEMM_RANGES];
 } gemm_job;
 
-static float *b_block(const gemm_job *j, long q) { return j->bpack + q * j->ar->kc * j->npad; }
+static size_t packed_b_floats(const gemm_job *j) { return (size_t)(j->kblocks * j->ar->kc * j->npad + 64); }
 
-static void pack_b_unit(const gemm_job *j, long u) {
-  const long NR = j->ar->nr, KC = j->ar->kc;
-  long q = u / j->pack_groups, g = u % j->pack_groups;
-  long pc = q * KC, kc = NV_MIN(KC, j->k - pc);
-  float *base = b_block(j, q);
-  for (long p = g * j->pack_group; p < NV_MIN(j->nt, (g + 1) * j->pack_group); p++) {
-    long col = p * NR, nr = NV_MIN(NR, j->n - col);
-    float *dst = base + p * NR * kc;
-    if (!j->tb) pack_n(dst, j->B + pc * j->ldb + col, j->ldb, (int)NR, (int)nr, kc);
-    else pack_t(dst, j->B + col * j->ldb + pc, j->ldb, (int)NR, (int)nr, kc);
-  }
+/* Packed B: panel p of KC block q at bp + q*KC*npad + p*NR*kc. Private: `done` flags the panels packed. */
+typedef struct {
+  float *bp;
+  unsigned char *done;
+  int tid;
+} bpack_t;
+
+static bpack_t thread_bpack(const gemm_job *j, int tid) {
+  bpack_t t = {j->bshared, NULL, tid};
+  if (j->bshared) return t;
+  const size_t floats = packed_b_floats(j), flags = (size_t)(j->kblocks * j->nt);
+  t.bp = nv_scratch(NV_SCRATCH_PACK_B, floats * sizeof(float) + flags);
+  t.done = (unsigned char *)(t.bp + floats);
+  memset(t.done, 0, flags);
+  return t;
 }
 
-static void compute_unit(gemm_job *j, long u) {
+static void pack_b_panel(const gemm_job *j, long pc, long kc, long p, float *dst) {
+  const long NR = j->ar->nr, col = p * NR, nr = NV_MIN(NR, j->n - col);
+  if (!j->tb) pack_n(dst, j->B + pc * j->ldb + col, j->ldb, (int)NR, (int)nr, kc);
+  else pack_t(dst, j->B + col * j->ldb + pc, j->ldb, (int)NR, (int)nr, kc);
+}
+
+/* Returns 1 when this thread must pack panel i (q * nt + p) now; otherwise the panel is ready to use. */
+static int claim_panel(const gemm_job *j, const bpack_t *bt, long i) {
+  if (bt->done) {
+    if (bt->done[i]) return 0;
+    bt->done[i] = 1;
+    return 1;
+  }
+  unsigned char s = atomic_load_explicit(&j->state[i], memory_order_acquire);
+  if (s == 2) return 0;
+  if (s == 0 && atomic_compare_exchange_strong(&j->state[i], &s, 1)) return 1;
+  int spins = 0; /* another thread is packing it: a few microseconds at most */
+  while (atomic_load_explicit(&j->state[i], memory_order_acquire) != 2) nv_spin_pause(&spins);
+  return 0;
+}
+
+static void compute_unit(const gemm_job *j, long u, const bpack_t *bt) {
   const arch_t *ar = j->ar;
   const long MR = ar->mr, NR = ar->nr, KC = ar->kc;
   long ri = u / j->col_units, ci = u % j->col_units;
   long i0 = ri * j->ru * MR, i1 = NV_MIN(j->m, i0 + j->ru * MR);
-  long p0 = ci * j->cu, j0 = p0 * NR, j1 = NV_MIN(j->n, (p0 + j->cu) * NR);
-  long mc = i1 - i0;
+  long p0 = ci * j->cu, p1 = NV_MIN(j->nt, p0 + j->cu), np = p1 - p0;
+  long mc = i1 - i0, rot = np * (bt->tid % j->threads) / j->threads;
   float *ap = nv_scratch(NV_SCRATCH_PACK_A, (size_t)(j->ru * MR * NV_MIN(KC, j->k) + 64) * sizeof(float));
+#if NV_X86
+  const int fuse = ar->kernel == uk_avx512 && !j->tb;
+#endif
   for (long q = 0; q < j->kblocks; q++) {
     long pc = q * KC, kc = NV_MIN(KC, j->k - pc);
+    float beta = q == 0 ? j->beta : 1.0f;
     for (long ir = 0; ir < mc; ir += MR) {
       int rr = (int)NV_MIN(MR, mc - ir);
       if (!j->ta) pack_t(ap + ir * kc, j->A + (i0 + ir) * j->lda + pc, j->lda, (int)MR, rr, kc);
       else pack_n(ap + ir * kc, j->A + pc * j->lda + i0 + ir, j->lda, (int)MR, rr, kc);
     }
-    if (q == 0) { /* B is packed by all threads first; this unit's A packing overlapped the last of it */
-      int spins = 0;
-      while (atomic_load_explicit(&j->packed, memory_order_acquire) < j->pack_units)
-        nv_spin_pause(&spins);
+    for (long pi = 0; pi < np; pi++) {
+      long p = p0 + (pi + rot) % np, col = p * NR, nr = NV_MIN(NR, j->n - col);
+      float *b = bt->bp + q * KC * j->npad + p * NR * kc, *c = j->C + i0 * j->ldc + col;
+      long ir = 0;
+      if (claim_panel(j, bt, q * j->nt + p)) {
+#if NV_X86
+        if (fuse) {
+          uk_avx512_packb(kc, ap, j->B + pc * j->ldb + col, j->ldb, b, c, j->ldc, j->alpha, beta,
+                          (int)NV_MIN(MR, mc), (int)nr);
+          ir = MR;
+        } else
+#endif
+          pack_b_panel(j, pc, kc, p, b);
+        if (j->state) atomic_store_explicit(&j->state[q * j->nt + p], 2, memory_order_release);
+      }
+      for (; ir < mc; ir += MR)
+        tile(ar, kc, ap + ir * kc, b, c + ir * j->ldc, j->ldc, j->alpha, beta, NV_MIN(MR, mc - ir), nr);
     }
-    macro_kernel(ar, mc, j1 - j0, kc, ap, b_block(j, q) + p0 * NR * kc, NR * kc, j->C + i0 * j->ldc + j0,
-                 j->ldc, j->alpha, q == 0 ? j->beta : 1.0f);
   }
 }
 
 static void gemm_worker(void *vjob, int tid, int T) {
-  (void)tid;
-  (void)T;
   gemm_job *j = vjob;
-  const long total = j->pack_units + j->units;
-  for (;;) {
-    long u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-    if (u >= total) return;
-    if (u < j->pack_units) {
-      pack_b_unit(j, u);
-      atomic_fetch_add_explicit(&j->packed, 1, memory_order_release);
-      continue;
+  (void)T;
+  bpack_t bt = thread_bpack(j, tid);
+  for (int r = 0; r < j->ranges; r++) {
+    int own = (tid + r) % j->ranges;
+    for (;;) {
+      long u = atomic_fetch_add_explicit(&j->range[own].next, 1, memory_order_relaxed);
+      if (u >= j->range[own].end) break;
+      compute_unit(j, u, &bt);
     }
-    compute_unit(j, u - j->pack_units);
   }
 }
 
@@ -413,8 +552,9 @@ static void scale_c(long m, long n, float beta, float *C, long ldc) {
 /* Picks the unit shape for T threads with a small cost model, in cycles per step of k: a unit of
  * ru row tiles × cu column panels costs its multiply-adds, plus streaming its cu panels of packed B from
  * L2/L3 (again for every unit: tall units stream B fewer times), plus packing its ru tiles of A (again
- * for every column split). Units are claimed in order by whichever thread is free, which is simulated to
- * find the slowest thread's time. Ties go to taller units. */
+ * for every column split). The slowest thread's time is estimated by handing the units in order to
+ * whichever simulated thread is free first (own ranges plus stealing end up close to that). Ties go to
+ * taller units. */
 typedef struct {
   double fma, b, a;
 } unit_costs;
@@ -437,12 +577,31 @@ static double makespan(const gemm_job *j, int T, long ru, long cu, const unit_co
   return worst;
 }
 
+/* The search below costs about as much as a 256³ product's packing, so its answers are remembered per
+ * thread (the same few shapes come back every training step). */
+#define UNIT_CACHE 16
+static _Thread_local struct {
+  long m, n, k, ru, cu;
+  const arch_t *ar;
+  int T;
+} unit_cache[UNIT_CACHE];
+static _Thread_local unsigned unit_cache_next;
+
 static void choose_units(gemm_job *j, int T) {
   const arch_t *ar = j->ar;
   const long max_ru = NV_MAX(1L, ar->mc / ar->mr);
   j->ru = max_ru;
   j->cu = j->nt;
-  if (T > 1) {
+  int cached = 0;
+  for (int i = 0; i < UNIT_CACHE && T > 1; i++)
+    if (unit_cache[i].ar == ar && unit_cache[i].T == T && unit_cache[i].m == j->m && unit_cache[i].n == j->n &&
+        unit_cache[i].k == j->k) {
+      j->ru = unit_cache[i].ru;
+      j->cu = unit_cache[i].cu;
+      cached = 1;
+      break;
+    }
+  if (T > 1 && !cached) {
     const double flops_per_cycle = ar->mr * ar->nr >= 384 ? 64.0 : ar->mr * ar->nr >= 96 ? 32.0 : 8.0;
     const double bytes_b = (double)j->k * j->npad * 4.0;
     unit_costs c = {2.0 * ar->mr * ar->nr / flops_per_cycle,             /* one tile × panel */
@@ -461,9 +620,120 @@ static void choose_units(gemm_job *j, int T) {
         }
       }
     }
+    unsigned slot = unit_cache_next++ % UNIT_CACHE;
+    unit_cache[slot].m = j->m, unit_cache[slot].n = j->n, unit_cache[slot].k = j->k;
+    unit_cache[slot].ru = j->ru, unit_cache[slot].cu = j->cu, unit_cache[slot].ar = ar, unit_cache[slot].T = T;
   }
   j->col_units = (j->nt + j->cu - 1) / j->cu;
   j->units = ((j->mt + j->ru - 1) / j->ru) * j->col_units;
+}
+
+/* ---------------------------------------------------------------- few rows times a transposed B
+
+ * C = alpha A·Bᵀ + beta C with A of a few rows (m <= SMALL_M) and B stored n×k: a decode step's x·Wᵀ. The
+ * packed path would transpose all of W into panels on every call and then use one row of a 12-row tile;
+ * here each output is a dot product of two contiguous rows, streamed straight from W. A tile is 16
+ * dot products (mi rows of A × 16/mi rows of B) accumulated over k in 16 lanes, then summed across lanes
+ * all 16 at once by a transpose-and-add tree. */
+#define SMALL_M 8
+#if NV_X86
+#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
+/* v0..v15 → one vector whose lane i is the sum of vi's lanes (transpose-and-add: 15 adds, 30 shuffles). */
+#define PAIR(x, y) _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y))
+#define QUAD(x, y) _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x44), _mm512_shuffle_ps(x, y, 0xee))
+AVX512_TARGET __attribute__((always_inline)) static inline __m512 sum16(
+    __m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5, __m512 v6, __m512 v7, __m512 v8,
+    __m512 v9, __m512 v10, __m512 v11, __m512 v12, __m512 v13, __m512 v14, __m512 v15) {
+  /* u_i's 128-bit lane L holds lane L's sums of v[4i..4i+3] */
+  __m512 u0 = QUAD(PAIR(v0, v1), PAIR(v2, v3)), u1 = QUAD(PAIR(v4, v5), PAIR(v6, v7));
+  __m512 u2 = QUAD(PAIR(v8, v9), PAIR(v10, v11)), u3 = QUAD(PAIR(v12, v13), PAIR(v14, v15));
+  __m512 y01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, 0x44), _mm512_shuffle_f32x4(u0, u1, 0xee));
+  __m512 y23 = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, 0x44), _mm512_shuffle_f32x4(u2, u3, 0xee));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(y01, y23, 0x88), _mm512_shuffle_f32x4(y01, y23, 0xdd));
+}
+
+/* MI rows of A × rw (<= R = 16/MI) rows of B. Accumulator l holds A row l/R · B row l%R; named variables,
+ * not an array, so that they stay in registers through the final sum. */
+#define LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define ACC_DECL(l) __m512 acc##l = _mm512_setzero_ps();
+#define ACC_FMA(l) acc##l = _mm512_fmadd_ps(xa[(l) / R], _mm512_maskz_loadu_ps(km, br[(l) % R] + p), acc##l);
+#define SMALL_TILE(MI)                                                                                         \
+  AVX512_TARGET static void small_tile##MI(long k, const float *a, long lda, int mv, const float *b, long ldb,  \
+                                           int rw, float *c, long ldc, float alpha, float beta) {              \
+    enum { R = 16 / MI };                                                                                      \
+    const float *br[R], *ar[MI]; /* rows past the valid mv / rw repeat row 0 and are not stored */            \
+    for (int jj = 0; jj < R; jj++) br[jj] = b + (jj < rw ? jj : 0) * ldb;                                      \
+    for (int ii = 0; ii < MI; ii++) ar[ii] = a + (ii < mv ? ii : 0) * lda;                                     \
+    LANES(ACC_DECL)                                                                                            \
+    for (long p = 0; p < k; p += 16) { /* the last step masks off columns past k */                           \
+      __mmask16 km = (__mmask16)(k - p >= 16 ? 0xffff : (1u << (k - p)) - 1);                                 \
+      __m512 xa[MI];                                                                                           \
+      for (int ii = 0; ii < MI; ii++) xa[ii] = _mm512_maskz_loadu_ps(km, ar[ii] + p);                          \
+      LANES(ACC_FMA)                                                                                           \
+    }                                                                                                          \
+    __m512 s = _mm512_mul_ps(_mm512_set1_ps(alpha), sum16(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7,    \
+                                                           acc8, acc9, acc10, acc11, acc12, acc13, acc14,     \
+                                                           acc15));                                           \
+    /* lanes ii*R .. ii*R + rw - 1 go to row ii of C */                                                        \
+    for (int ii = 0; ii < mv; ii++) {                                                                          \
+      __mmask16 km = (__mmask16)(((1u << rw) - 1) << (ii * R));                                               \
+      float *cr = c + ii * ldc - ii * R; /* lane l of a row's vector lands on column l - ii*R */              \
+      if (beta == 0.0f) _mm512_mask_storeu_ps(cr, km, s);                                                      \
+      else _mm512_mask_storeu_ps(cr, km, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(km, cr), s)); \
+    }                                                                                                          \
+  }
+SMALL_TILE(1)
+SMALL_TILE(2)
+SMALL_TILE(4)
+
+typedef struct {
+  long m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} small_job;
+
+/* Blocks [b0, b1) of 16 rows of B: each block is read from memory once and reused from L1 by every
+ * group of A's rows. */
+static void small_blocks(void *vctx, long b0, long b1) {
+  const small_job *j = vctx;
+  for (long blk = b0; blk < b1; blk++) {
+    long j0 = blk * 16, rows = NV_MIN(16L, j->n - j0);
+    for (long i = 0; i < j->m; i += 4) { /* A's rows 4 at a time; 2 or 1 at the end when that is all */
+      int mv = (int)NV_MIN(4L, j->m - i), mi = mv == 3 ? 4 : mv, R = 16 / mi;
+      for (long jj = 0; jj < rows; jj += R) {
+        int rw = (int)NV_MIN((long)R, rows - jj);
+        const float *a = j->A + i * j->lda, *b = j->B + (j0 + jj) * j->ldb;
+        float *c = j->C + i * j->ldc + j0 + jj;
+        if (mi == 4) small_tile4(j->k, a, j->lda, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+        else if (mi == 2) small_tile2(j->k, a, j->lda, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+        else small_tile1(j->k, a, j->lda, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+      }
+    }
+  }
+}
+#endif
+
+/* Returns 1 when it computed the product (AVX-512, untransposed A, transposed B, m <= SMALL_M). */
+static int small_m_gemm(int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
+                        const float *B, long ldb, float beta, float *C, long ldc, int parallel) {
+#if NV_X86
+  static long small_m = -1;
+  if (small_m < 0) small_m = getenv("NANOVLM_SMALL_M") ? atol(getenv("NANOVLM_SMALL_M")) : SMALL_M;
+  if (ta || !tb || m > small_m || nv_isa() != NV_ISA_AVX512) return 0;
+  small_job j = {m, n, k, lda, ldb, ldc, alpha, beta, A, B, C};
+  long blocks = (n + 15) / 16;
+  /* Threads only pay off from about 100k multiply-adds (a few µs): the logits of a decode step, not the
+   * per-layer products of a small model. */
+  if (parallel && (double)m * n * k >= 1e5)
+    nv_parallel_for(blocks, NV_MAX(1L, (long)(16384 / (16.0 * m * k))), 1, small_blocks, &j);
+  else small_blocks(&j, 0, blocks);
+  return 1;
+#else
+  (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
+  (void)beta, (void)C, (void)ldc, (void)parallel;
+  return 0;
+#endif
 }
 
 void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda, const float *B,
@@ -473,6 +743,7 @@ void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *
     scale_c(m, n, beta, C, ldc);
     return;
   }
+  if (small_m_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel)) return;
   const arch_t *ar = &ARCHS[nv_isa()];
   gemm_job j = {.ar = ar, .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .A = A,
                 .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc};
@@ -482,13 +753,20 @@ void nv_sgemm(int ta, int tb, long m, long n, long k, float alpha, const float *
   j.kblocks = (k + ar->kc - 1) / ar->kc;
   int T = parallel ? nv_threads() : 1;
   if (2.0 * m * n * k < 1.5e6) T = 1;
-  j.pack_group = T == 1 ? j.nt : NV_MAX(1L, j.nt / (4L * T)); /* several pack units per thread */
-  j.pack_groups = (j.nt + j.pack_group - 1) / j.pack_group;
-  j.pack_units = j.kblocks * j.pack_groups;
   choose_units(&j, T);
-  j.bpack = nv_scratch(NV_SCRATCH_PACK_B, (size_t)(j.kblocks * ar->kc * j.npad + 64) * sizeof(float));
-  atomic_init(&j.next, 0);
-  atomic_init(&j.packed, 0);
+  if (j.units < T) T = (int)j.units;
+  if (T > 1 && packed_b_floats(&j) * sizeof(float) > PRIVATE_B_BYTES) {
+    size_t floats = packed_b_floats(&j), panels = (size_t)(j.kblocks * j.nt);
+    j.bshared = nv_scratch(NV_SCRATCH_PACK_B, floats * sizeof(float) + panels);
+    j.state = (_Atomic unsigned char *)(j.bshared + floats);
+    for (size_t i = 0; i < panels; i++) atomic_init(&j.state[i], 0);
+  }
+  j.threads = T;
+  j.ranges = NV_MIN(T, GEMM_RANGES);
+  for (int r = 0; r < j.ranges; r++) {
+    atomic_init(&j.range[r].next, j.units * r / j.ranges);
+    j.range[r].end = j.units * (r + 1) / j.ranges;
+  }
   if (T > 1) nv_run(gemm_worker, &j, T);
   else gemm_worker(&j, 0, 1);
 }

@@ -127,6 +127,27 @@ test('gemm: several cache blocks (k > KC, m > MC), general beta, and both thread
     gemmCase(isa, false, true, 300, 130, 600, 0.75, -0.5);
     gemmCase(isa, true, false, 13, 700, 290, 1, 0); // few rows: threads split the columns
     gemmCase(isa, true, true, 161, 77, 513, 2, 1);
+    // untransposed B: packed inside the first tile that uses each panel (AVX-512), part panels and tiles
+    gemmCase(isa, false, false, 301, 130, 600, 0.75, -0.5);
+    gemmCase(isa, false, false, 37, 45, 513, 1, 0);
+    // a packed B over 2 MB, which 2 threads pack together into one shared buffer
+    withThreads(2, () => gemmCase(isa, false, false, 50, 520, 1100, 1, 0));
+    withThreads(2, () => gemmCase(isa, false, true, 40, 544, 1030, 0.5, 1));
+  }
+});
+
+test('gemm: few rows times a transposed B (a decode step: x·Wᵀ), every micro-kernel', () => {
+  // m <= 8 with transB takes a dot-product path on AVX-512 (no packing); m = 9 is the packed path again.
+  for (const isa of ISAS) {
+    for (let m = 1; m <= 9; m++)
+      for (const n of [1, 15, 17, 50])
+        for (const k of [1, 16, 17, 100]) {
+          gemmCase(isa, false, true, m, n, k, 1, 0);
+          gemmCase(isa, false, true, m, n, k, 0.5, 1);
+        }
+    gemmCase(isa, false, true, 1, 4096, 96, 1, 0); // big enough to be shared out between threads
+    gemmCase(isa, false, true, 7, 700, 130, 1, 1);
+    gemmCase(isa, false, true, 3, 33, 20, 1, 0, 3, true); // batched, one B for all
   }
 });
 
@@ -145,20 +166,27 @@ test('gemm: batches with strides, a broadcast B (stride 0), alpha 0 and k 0', ()
   assert.deepEqual([...d], [6]);
 });
 
-test('gemm: 1 and 2 threads give identical results', () => {
+test('gemm: 1, 2 and 3 threads give identical results', () => {
   for (const [ta, tb, m, n, k] of [
     [false, false, 257, 257, 257],
     [false, true, 300, 130, 600],
     [true, false, 13, 700, 290],
     [true, true, 1000, 64, 64],
+    [false, false, 50, 520, 1100], // packed B over 2 MB: threads share one packed B (1 thread: its own)
+    [false, true, 40, 544, 1030],
+    [false, true, 1, 4096, 96], // few rows: dot products, blocks of B's rows shared out
+    [false, true, 6, 700, 130],
   ] as const) {
     const a = rand(m * k);
     const b = rand(k * n);
-    const c1 = poison(m * n);
-    const c2 = poison(m * n);
-    withThreads(1, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c1, 1, 0, 0, 0));
-    withThreads(2, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c2, 1, 0, 0, 0));
-    assert.deepEqual(c1, c2, `gemm ${m}x${n}x${k}`);
+    const run = (threads: number) => {
+      const c = poison(m * n);
+      withThreads(threads, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c, 1, 0, 0, 0));
+      return c;
+    };
+    const [c3, c2, c1] = [run(3), run(2), run(1)];
+    assert.deepEqual(c2, c1, `gemm ${m}x${n}x${k}, 2 threads`);
+    assert.deepEqual(c3, c1, `gemm ${m}x${n}x${k}, 3 threads`);
   }
 });
 
