@@ -6,10 +6,14 @@
 // The peer runs at its best: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which slow OpenBLAS down on this
 // machine) are removed from its environment only, and it is tried with 1 and 2 threads; our 2-thread
 // figure is compared with its fastest. Target: ours / torch >= 0.95 at 2 threads for sizes >= 256.
+// Then, ours only (no target): the few-row products of a decode step of the mini model, x[m×k]·Wᵀ
+// accumulated into the output (beta = 1, as src/model/generate.ts does), for m = 1 and 8 sequences, in
+// µs per call ("decode" in the JSON).
 import { spawnSync } from 'node:child_process';
 import { loadNativeAddon, loadNativeBackend } from '../src/tensor/backends/native.ts';
 import { pythonWithTorch, peerEnv, INSTALL_TORCH_HINT } from '../tools/reference/python.ts';
 import { Rng } from '../src/util/rng.ts';
+import { presetConfig } from '../src/model/config.ts';
 
 type Shape = [m: number, n: number, k: number];
 const SHAPES: Shape[] = [
@@ -165,6 +169,48 @@ for (const t of THREADS) {
   });
 }
 log('(2 cores shared with other work: figures are the best of the rounds and still noisy)');
+
+// A decode step's products: each layer's qkv, attention projection, MLP in and out, then the logits.
+const mini = presetConfig('mini');
+const C = mini.n_embd;
+const hidden = mini.mlp_ratio * C;
+const DECODE: [name: string, n: number, k: number][] = [
+  ['qkv', 3 * C, C],
+  ['proj', C, C],
+  ['fc', hidden, C],
+  ['fc2', C, hidden],
+  ['logits', mini.vocab_size, C],
+];
+const decode: Record<string, unknown>[] = [];
+log(`decode-step products of mini, x[m×k]·Wᵀ (W n×k), µs per call (best of 1 and 2 threads):`);
+for (const m of [1, 8]) {
+  const cells: string[] = [];
+  for (const [name, n, k] of DECODE) {
+    const x = rand(m * k);
+    const w = rand(n * k);
+    const y = rand(m * n);
+    const us = Math.min(
+      ...THREADS.map((t) => {
+        addon.setThreads(t);
+        try {
+          return secondsPerCall(() => native.gemm(false, true, m, n, k, 1, x, w, 1, y, 1, 0, 0, 0)) * 1e6;
+        } finally {
+          addon.setThreads(defaultThreads);
+        }
+      }),
+    );
+    cells.push(`${name} ${n}x${k} ${us.toFixed(2)}`);
+    decode.push({
+      m,
+      name,
+      n,
+      k,
+      us: Number(us.toFixed(2)),
+      gflops: Number(((2 * m * n * k) / us / 1e3).toFixed(1)),
+    });
+  }
+  log(`  m=${m}: ${cells.join(', ')}`);
+}
 console.log(
   JSON.stringify({
     bench: 'gemm',
@@ -174,5 +220,6 @@ console.log(
     isa: addon.isa(),
     ...(peerInfo ? { peer: `torch ${(peerInfo as { torch: string }).torch}` } : { peer: null }),
     results,
+    decode,
   }),
 );
