@@ -628,9 +628,9 @@ static void choose_units(gemm_job *j, int T) {
   j->units = ((j->mt + j->ru - 1) / j->ru) * j->col_units;
 }
 
-/* ---------------------------------------------------------------- few rows times a transposed B
+/* ---------------------------------------------------------------- few rows times a transposed B */
 
- * C = alpha A·Bᵀ + beta C with A of a few rows (m <= SMALL_M) and B stored n×k: a decode step's x·Wᵀ. The
+/* C = alpha A·Bᵀ + beta C with A of a few rows (m <= SMALL_M) and B stored n×k: a decode step's x·Wᵀ. The
  * packed path would transpose all of W into panels on every call and then use one row of a 12-row tile;
  * here each output is a dot product of two contiguous rows, streamed straight from W. A tile is 16
  * dot products (mi rows of A × 16/mi rows of B) accumulated over k in 16 lanes, then summed across lanes
@@ -718,13 +718,13 @@ static void small_blocks(void *vctx, long b0, long b1) {
 static int small_m_gemm(int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
                         const float *B, long ldb, float beta, float *C, long ldc, int parallel) {
 #if NV_X86
-  static long small_m = -1;
-  if (small_m < 0) small_m = getenv("NANOVLM_SMALL_M") ? atol(getenv("NANOVLM_SMALL_M")) : SMALL_M;
+  static long small_m = -1; /* NANOVLM_SMALL_M moves the switch to the packed path (benchmarks only) */
+  if (small_m < 0) small_m = env_long("NANOVLM_SMALL_M", SMALL_M);
   if (ta || !tb || m > small_m || nv_isa() != NV_ISA_AVX512) return 0;
   small_job j = {m, n, k, lda, ldb, ldc, alpha, beta, A, B, C};
   long blocks = (n + 15) / 16;
-  /* Threads only pay off from about 100k multiply-adds (a few µs): the logits of a decode step, not the
-   * per-layer products of a small model. */
+  /* Threads only pay off from about 100k multiply-adds (a few µs): a decode step's logits, or a batch of
+   * sequences' per-layer products, but not one sequence's per-layer products in a small model. */
   if (parallel && (double)m * n * k >= 1e5)
     nv_parallel_for(blocks, NV_MAX(1L, (long)(16384 / (16.0 * m * k))), 1, small_blocks, &j);
   else small_blocks(&j, 0, blocks);
