@@ -419,25 +419,6 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value conv(napi_env env, napi_callback_info info, const char *name, int backward) {
-  BEGIN(name, 10)
-  int64_t n = get_int(&C, 2, "n", 0), c = get_int(&C, 3, "c", 0), h = get_int(&C, 4, "h", 0);
-  int64_t w = get_int(&C, 5, "w", 0), kh = get_int(&C, 6, "kh", 1), kw = get_int(&C, 7, "kw", 1);
-  int64_t stride = get_int(&C, 8, "stride", 1), pad = get_int(&C, 9, "pad", 0);
-  int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (w + 2 * pad - kw) / stride + 1;
-  if (h + 2 * pad < kh || w + 2 * pad < kw) oh = ow = 0;
-  int64_t ncols = n * c * kh * kw * oh * ow;
-  float *src = get_f32(&C, 0, backward ? "dcols" : "x", backward ? ncols : n * c * h * w);
-  float *dst = get_f32(&C, 1, backward ? "dx" : "cols", backward ? n * c * h * w : ncols);
-  END
-  if (oh == 0) return NULL;
-  if (backward) nv_col2im(src, dst, n, c, h, w, kh, kw, stride, pad);
-  else nv_im2col(src, dst, n, c, h, w, kh, kw, stride, pad);
-  return NULL;
-}
-static napi_value js_im2col(napi_env env, napi_callback_info info) { return conv(env, info, "im2col", 0); }
-static napi_value js_col2im(napi_env env, napi_callback_info info) { return conv(env, info, "col2im", 1); }
-
 static int is_nullish(call_t *c, int i) {
   if (c->failed) return 0;
   napi_valuetype t;
@@ -623,8 +604,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attentionBackward", js_attention_backward},
       {"embedding", js_embedding},
       {"embeddingBackward", js_embedding_backward},
-      {"im2col", js_im2col},
-      {"col2im", js_col2im},
       {"conv2d", js_conv2d},
       {"conv2dBackward", js_conv2d_backward},
       {"dropout", js_dropout},

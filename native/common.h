@@ -163,10 +163,6 @@ void nv_attention(const float *q, const float *k, const float *v, float *out, fl
 void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
                            const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
 /* conv.c */
-void nv_im2col(const float *x, float *cols, long n, long c, long h, long w, long kh, long kw, long stride,
-               long pad);
-void nv_col2im(const float *dcols, float *dx, long n, long c, long h, long w, long kh, long kw, long stride,
-               long pad);
 /* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. */
 void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
                long kh, long kw, long stride, long pad);

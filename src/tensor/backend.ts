@@ -161,37 +161,6 @@ export interface Backend {
   embeddingBackward(dout: F, ids: Int32Array, dweight: F, n: number, dim: number): void;
 
   /**
-   * n images side by side: x [n, C, H, W] -> cols [C*kh*kw, n*oh*ow], rows ordered (c, ki, kj), column
-   * img*oh*ow + pixel (so one GEMM W [O, C*kh*kw] · cols gives [O, n*oh*ow]), zero padding.
-   * oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
-   */
-  im2col(
-    x: F,
-    cols: F,
-    n: number,
-    c: number,
-    h: number,
-    w: number,
-    kh: number,
-    kw: number,
-    stride: number,
-    pad: number,
-  ): void;
-  /** The adjoint of im2col (same layouts): dx [n, C, H, W] += scatter(dcols [C*kh*kw, n*oh*ow]). */
-  col2im(
-    dcols: F,
-    dx: F,
-    n: number,
-    c: number,
-    h: number,
-    w: number,
-    kh: number,
-    kw: number,
-    stride: number,
-    pad: number,
-  ): void;
-
-  /**
    * 2-D convolution, NCHW, zero padding: x [n, C, H, W], weight [O, C, kh, kw], bias [O] or null ->
    * y [n, O, oh, ow] (overwritten). oh = floor((H + 2 pad - kh) / stride) + 1, ow alike.
    */

@@ -538,35 +538,6 @@ test('embedding and its backward with repeated ids', () => {
   );
 });
 
-test('im2col and col2im over batches of images', () => {
-  for (const [n, c, h, w, kh, kw, stride, pad] of [
-    [1, 1, 1, 1, 1, 1, 1, 0],
-    [1, 3, 7, 33, 3, 3, 1, 1],
-    [3, 2, 33, 7, 4, 4, 4, 0],
-    [2, 3, 33, 33, 3, 3, 2, 1],
-    [5, 1, 7, 3, 7, 3, 1, 2],
-    [97, 3, 16, 16, 3, 3, 1, 1], // the patch stem: many small images
-    [61, 8, 16, 16, 3, 3, 2, 1],
-  ] as const) {
-    const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
-    const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
-    const ncols = n * c * kh * kw * oh * ow;
-    const label = `${n}x${c}x${h}x${w} k${kh}x${kw} s${stride} p${pad}`;
-    compare(
-      `im2col ${label}`,
-      () => ({ x: rand(n * c * h * w), cols: poison(ncols) }),
-      (be, x) => be.im2col(f32(x.x!), f32(x.cols!), n, c, h, w, kh, kw, stride, pad),
-      ['cols'],
-    );
-    compare(
-      `col2im ${label}`,
-      () => ({ d: rand(ncols), dx: rand(n * c * h * w) }),
-      (be, x) => be.col2im(f32(x.d!), f32(x.dx!), n, c, h, w, kh, kw, stride, pad),
-      ['dx'],
-    );
-  }
-});
-
 test('dropout masks match the TypeScript hash exactly', () => {
   for (const n of [...SIZES, 70_001])
     for (const p of [0, 0.1, 0.5, 1])
@@ -714,12 +685,6 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
       wideDb = new Float32Array(4096);
     nb.layerNormBackward(dy, x, dy, x, dy, wideDx, wideDg, wideDb, n / 4096, 4096);
     Object.assign(r, { wideDx, wideDg, wideDb });
-    // 64 images 4x16x16 (x's first 65536 floats), 3x3 kernel, stride 2, pad 1 -> 64 pixels each.
-    const cols3 = poison(36 * 64 * 64);
-    nb.im2col(x, cols3, 64, 4, 16, 16, 3, 3, 2, 1);
-    const dimg = new Float32Array(64 * 4 * 16 * 16);
-    nb.col2im(cols3, dimg, 64, 4, 16, 16, 3, 3, 2, 1);
-    Object.assign(r, { cols3, dimg });
     return r;
   };
   const one = withThreads(1, runAll);

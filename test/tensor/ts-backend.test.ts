@@ -111,10 +111,11 @@ test('forward kernels overwrite every output element (poisoned with NaN)', () =>
   be.dropout(x, y.fill(NaN), mask, n, 0.5, 3, 0);
   assertAllFinite('dropout y', y);
   assertAllFinite('dropout mask', mask);
-  // im2col with padding writes the zero border too: 2 images C=2, 4x5, 3x3, stride 2, pad 1 -> 2x3 output.
-  const cols2 = nan(2 * 9 * 2 * 6);
-  be.im2col(randArr(80), cols2, 2, 2, 4, 5, 3, 3, 2, 1);
-  assertAllFinite('im2col', cols2);
+  // conv2d with padding writes every output, border included: 2 images C=2, 4x5, O=3, 3x3, stride 2,
+  // pad 1 -> 2x3 output.
+  const conv = nan(2 * 3 * 2 * 3);
+  be.conv2d(randArr(80), randArr(3 * 2 * 9), null, conv, 2, 2, 4, 5, 3, 3, 3, 2, 1);
+  assertAllFinite('conv2d', conv);
   // Attention with a fully hidden query (batch 1 query 0) and masked keys.
   const [B, H, T, D] = [2, 2, 3, 2];
   const C = H * D;
@@ -156,7 +157,9 @@ test('backward kernels accumulate (two calls give twice one call)', () => {
     fn(b);
     return [a, b];
   };
-  const dcols = randArr(4 * 6); // 1 channel, 3x4 image, 2x2 kernel -> 4 rows of 2x3 positions
+  // conv2d input gradient: 1 image, 1 channel 3x4, 1 output channel, 2x2 kernel -> dy 2x3.
+  const convW = randArr(4);
+  const convDy = randArr(6);
   const kernels: [string, (dx: F) => void][] = [
     ['geluBackward', (dx) => be.geluBackward(x, dy, dx, n)],
     ['reluBackward', (dx) => be.reluBackward(x, dy, dx, n)],
@@ -167,7 +170,10 @@ test('backward kernels accumulate (two calls give twice one call)', () => {
       (dx) => be.crossEntropyBackward(x, Int32Array.from([1, -1, 3]), dx, 3, 4, -1, 0.5),
     ],
     ['embeddingBackward', (dx) => be.embeddingBackward(x, Int32Array.from([2, 2, 0]), dx, 3, 4)],
-    ['col2im', (dx) => be.col2im(dcols, dx, 1, 1, 3, 4, 2, 2, 1, 0)],
+    [
+      'conv2dBackward',
+      (dx) => be.conv2dBackward(x, convW, convDy, dx, null, null, 1, 1, 3, 4, 1, 2, 2, 1, 0, true),
+    ],
     ['sumRows', (dx) => be.sumRows(x, dx, 1, n, true)],
   ];
   for (const [name, fn] of kernels) {

@@ -74,8 +74,6 @@ export function loadNativeBackend(): Backend {
     attentionBackward: a.attentionBackward,
     embedding: a.embedding,
     embeddingBackward: a.embeddingBackward,
-    im2col: a.im2col,
-    col2im: a.col2im,
     conv2d: a.conv2d,
     conv2dBackward: a.conv2dBackward,
     dropout: a.dropout,

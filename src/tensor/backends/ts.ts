@@ -353,6 +353,40 @@ const floatsLike = (like: F, n: number): F =>
 const convOut = (size: number, k: number, stride: number, pad: number): number =>
   size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
 
+/** One image x [C, H, W] -> cols [C*kh*kw, oh*ow], rows ordered (c, ki, kj), zero padding. */
+function im2col(
+  x: F,
+  cols: F,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
+): void {
+  forEachPatchElement(1, c, h, w, kh, kw, stride, pad, (ci, xi) => {
+    cols[ci] = xi < 0 ? 0 : x[xi]!;
+  });
+}
+
+/** The adjoint of im2col: dx [C, H, W] += scatter(dcols [C*kh*kw, oh*ow]). */
+function col2im(
+  dcols: F,
+  dx: F,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
+): void {
+  forEachPatchElement(1, c, h, w, kh, kw, stride, pad, (ci, xi) => {
+    if (xi >= 0) dx[xi] += dcols[ci]!;
+  });
+}
+
 /** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
 function conv2d(
   x: F,
@@ -374,7 +408,7 @@ function conv2d(
   const cols = floatsLike(x, ckk * pixels);
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
-    tsBackend.im2col(x.subarray(img * c * h * width), cols, 1, c, h, width, kh, kw, stride, pad);
+    im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
     gemm(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
@@ -407,7 +441,7 @@ function conv2dBackward(
   for (let img = 0; img < n; img++) {
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
-      tsBackend.im2col(x.subarray(img * c * h * width), cols, 1, c, h, width, kh, kw, stride, pad);
+      im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
       gemm(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
     }
     if (dbias)
@@ -418,7 +452,7 @@ function conv2dBackward(
       }
     if (dx) {
       gemm(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
-      tsBackend.col2im(cols, dx.subarray(img * c * h * width), 1, c, h, width, kh, kw, stride, pad);
+      col2im(cols, dx.subarray(img * c * h * width), c, h, width, kh, kw, stride, pad);
     }
   }
 }
@@ -552,17 +586,6 @@ export const tsBackend: Backend = {
       const src = i * dim;
       for (let d = 0; d < dim; d++) dweight[dst + d] += dout[src + d]!;
     }
-  },
-
-  im2col(x, cols, n, c, h, w, kh, kw, stride, pad) {
-    forEachPatchElement(n, c, h, w, kh, kw, stride, pad, (ci, xi) => {
-      cols[ci] = xi < 0 ? 0 : x[xi]!;
-    });
-  },
-  col2im(dcols, dx, n, c, h, w, kh, kw, stride, pad) {
-    forEachPatchElement(n, c, h, w, kh, kw, stride, pad, (ci, xi) => {
-      if (xi >= 0) dx[xi] += dcols[ci]!;
-    });
   },
 
   conv2d,
