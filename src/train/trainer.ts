@@ -355,8 +355,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       samples: valLoader.samples.length,
     });
     let nll = 0;
-    let mismatchedNll = 0;
-    let mismatchedTokens = 0;
+    let gainNll = 0;
+    let gainTokens = 0;
     let tokens = 0;
     let seen = 0;
     try {
@@ -367,11 +367,13 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           // In a step scope, as training: the pieces reuse pooled buffers instead of adding a peak.
           const pieceLoss = (mismatched: boolean) =>
             withStepScope(() => noGrad(() => batchLoss(model, piece, { mismatched }).item()));
-          nll += pieceLoss(false) * n;
+          const real = pieceLoss(false) * n;
+          nll += real;
           tokens += n;
+          // A one-row piece has no other picture to pair with; the gain compares the other pieces alone.
           if (piece.size > 1) {
-            mismatchedNll += pieceLoss(true) * n;
-            mismatchedTokens += n;
+            gainNll += pieceLoss(true) * n - real;
+            gainTokens += n;
           }
         }
         seen += batch.size;
@@ -383,7 +385,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       setDropoutState(dropout);
     }
     const loss = nll / Math.max(1, tokens);
-    const imageGain = mismatchedTokens ? mismatchedNll / mismatchedTokens - loss : null;
+    const imageGain = gainTokens ? gainNll / gainTokens : null;
     return { loss, ppl: Math.exp(loss), imageGain };
   };
 
