@@ -1,16 +1,18 @@
 // `npm run bench -- learn [--models mini,base] [--samples 100000] [--batch 8] [--lr 3e-3] [--image-tokens all|cls]
-//   [--data data/scenes] [--eval-count 500]`
+//   [--image-size 112] [--data data/scenes] [--eval-count 500]`
 //
 // Does it learn? Trains each model on ShortDesc for a fixed number of training samples (not a time
 // budget, so results compare across machines), then describes test pictures greedily and scores
 // object recall / precision / count accuracy against the scene graphs. Runs go to
-// runs/learn-<model>-<samples>-<image tokens>/ and are reused (resumed if unfinished) on the next call. Defaults are
-// the main job's (batch 8, peak lr 3e-3 decaying to 3e-4, 30 warm-up steps, all vision tokens).
+// runs/learn-<model>-<samples>-<size>px-<image tokens>/ and are reused (resumed if unfinished) on the next
+// call. The settings are the main job's (mainJobSettings: batch 8, peak lr 3e-3 decaying to 3e-4, 112 px,
+// all vision tokens, ...); the flags above override them.
 // The data folder must exist (npm run main builds data/scenes). No peer: the last line has no speedup.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openDataset } from '../src/data/dataset.ts';
 import { resolveConfig } from '../src/train/config.ts';
+import { isPresetName } from '../src/model/config.ts';
 import { train } from '../src/train/trainer.ts';
 import {
   bestCheckpoint,
@@ -19,28 +21,42 @@ import {
   resolveCheckpoint,
 } from '../src/train/checkpoint.ts';
 import type { TrainerState } from '../src/train/trainer.ts';
-import { scoreTestSplit } from '../src/cli/main-job.ts';
+import { mainJobSettings, scoreTestSplit } from '../src/cli/main-job.ts';
 
-function arg(name: string, def: string): string {
+function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
+  return i > 0 ? process.argv[i + 1]! : undefined;
 }
-const models = arg('models', 'mini,base').split(',');
-const samples = Number(arg('samples', '100000'));
-const data = arg('data', 'data/scenes');
-const evalCount = Number(arg('eval-count', '500'));
-const batchSize = Number(arg('batch', '8'));
-const lr = Number(arg('lr', '3e-3'));
-const imageTokens = arg('image-tokens', 'all');
+const models = (arg('models') ?? 'mini,base').split(',');
+const samples = Number(arg('samples') ?? '100000');
+const data = arg('data') ?? 'data/scenes';
+const evalCount = Number(arg('eval-count') ?? '500');
+// Flags that override the main job's settings.
+const flags: [string, string | undefined][] = [
+  ['batchSize', arg('batch')],
+  ['lr', arg('lr')],
+  ['model.image_tokens', arg('image-tokens')],
+  ['model.image_size', arg('image-size')],
+];
+const overrides = flags.filter((f): f is [string, string] => f[1] !== undefined);
+if (arg('lr')) overrides.push(['minLr', String(Number(arg('lr')) / 10)]);
 if (!existsSync(path.join(data, 'manifest.jsonl'))) {
   console.error(`${data}: no dataset (build it with "npm run main" or "nanovlm data scenes --out ${data}")`);
   process.exit(2);
 }
 const dataset = openDataset(data);
-const steps = Math.ceil(samples / batchSize);
 const out: Record<string, unknown> = {};
 for (const name of models) {
-  const runDir = path.join('runs', `learn-${name}-${samples}-${imageTokens}`);
+  if (!isPresetName(name)) throw new Error(`--models: unknown preset ${name}`);
+  const cfg = resolveConfig({
+    model: name,
+    overrides: [['data', data], ['text', 'short'], ...mainJobSettings(name), ...overrides],
+  });
+  const { batchSize, lr } = cfg.train;
+  const { image_size: imageSize, image_tokens: imageTokens } = cfg.model;
+  const steps = Math.ceil(samples / batchSize);
+  cfg.train.steps = steps;
+  const runDir = path.join('runs', `learn-${name}-${samples}-${imageSize}px-${imageTokens}`);
   const t0 = performance.now();
   const exists = listCheckpoints(runDir).length > 0;
   const st = exists ? readTrainerState<TrainerState>(resolveCheckpoint(runDir)) : null;
@@ -49,22 +65,6 @@ for (const name of models) {
     console.log(
       `${name}: training ${steps} steps × ${batchSize} samples in ${runDir}${exists ? ' (resuming)' : ''}`,
     );
-    const cfg = resolveConfig({
-      model: name,
-      overrides: [
-        ['data', data],
-        ['text', 'short'],
-        ['steps', String(steps)],
-        ['batchSize', String(batchSize)],
-        ['lr', String(lr)],
-        ['minLr', String(lr / 10)],
-        ['warmupSteps', '30'],
-        ['evalEvery', '500'],
-        ['evalSamples', '160'],
-        ['saveEvery', '500'],
-        ['model.image_tokens', imageTokens],
-      ],
-    });
     const summary = exists ? await train({ resume: runDir }) : await train({ config: cfg, runDir });
     trainSeconds = readTrainerState<TrainerState>(summary.checkpoint).trainSeconds;
     console.log(
@@ -81,6 +81,10 @@ for (const name of models) {
       `(best val loss ${state.bestValLoss?.toFixed(4)} at step ${state.bestStep})`,
   );
   out[name] = {
+    batch: batchSize,
+    lr,
+    imageSize,
+    imageTokens,
     samples: state.samplesSeen,
     steps: state.step,
     trainSeconds: Math.round(trainSeconds),
@@ -97,9 +101,6 @@ console.log(
   JSON.stringify({
     bench: 'learn',
     samples,
-    batch: batchSize,
-    lr,
-    imageTokens,
     targets: { miniRecall: 0.6, miniPrecision: 0.8 },
     models: out,
   }),
