@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openDataset } from '../src/data/dataset.ts';
 import { resolveConfig } from '../src/train/config.ts';
-import { isPresetName } from '../src/model/config.ts';
+import { isPresetName, PRESET_NAMES } from '../src/model/config.ts';
 import { train } from '../src/train/trainer.ts';
 import {
   bestCheckpoint,
@@ -31,23 +31,28 @@ const models = (arg('models') ?? 'mini,base').split(',');
 const samples = Number(arg('samples') ?? '100000');
 const data = arg('data') ?? 'data/scenes';
 const evalCount = Number(arg('eval-count') ?? '500');
-// Flags that override the main job's settings.
+// Flags that override the main job's settings (a given --lr decays to a tenth of itself, as the main job's).
+const lrFlag = arg('lr');
 const flags: [string, string | undefined][] = [
   ['batchSize', arg('batch')],
-  ['lr', arg('lr')],
+  ['lr', lrFlag],
+  ['minLr', lrFlag === undefined ? undefined : String(Number(lrFlag) / 10)],
   ['model.image_tokens', arg('image-tokens')],
   ['model.image_size', arg('image-size')],
 ];
 const overrides = flags.filter((f): f is [string, string] => f[1] !== undefined);
-if (arg('lr')) overrides.push(['minLr', String(Number(arg('lr')) / 10)]);
+const unknown = models.filter((m) => !isPresetName(m));
+if (unknown.length) {
+  console.error(`--models: unknown preset ${unknown.join(', ')} (known: ${PRESET_NAMES.join(', ')})`);
+  process.exit(2);
+}
 if (!existsSync(path.join(data, 'manifest.jsonl'))) {
   console.error(`${data}: no dataset (build it with "npm run main" or "nanovlm data scenes --out ${data}")`);
   process.exit(2);
 }
 const dataset = openDataset(data);
 const out: Record<string, unknown> = {};
-for (const name of models) {
-  if (!isPresetName(name)) throw new Error(`--models: unknown preset ${name}`);
+for (const name of models.filter(isPresetName)) {
   const cfg = resolveConfig({
     model: name,
     overrides: [['data', data], ['text', 'short'], ...mainJobSettings(name), ...overrides],
