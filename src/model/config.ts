@@ -46,6 +46,11 @@ export interface ModelConfig {
   mlp_ratio: number;
   dropout: number;
   tie_word_embeddings: boolean;
+  /**
+   * Adds the word head (word-head.ts): a training-only objective that predicts the description's words
+   * from the pooled vision features. Not part of the paper's model; generation never uses it.
+   */
+  word_head: boolean;
   bos_token_id: number;
   eos_token_id: number;
   pad_token_id: number;
@@ -65,6 +70,7 @@ const COMMON = {
   mlp_ratio: 4,
   dropout: 0.1,
   tie_word_embeddings: true,
+  word_head: false,
   // The tokenizer's special ids (src/tokenizer: bos 0, eos 1, pad 2); configFor() copies a tokenizer's.
   bos_token_id: 0,
   eos_token_id: 1,
@@ -164,6 +170,7 @@ const KEYS: Record<keyof ModelConfig, 'int' | 'number' | 'string' | 'boolean' | 
   mlp_ratio: 'int',
   dropout: 'number',
   tie_word_embeddings: 'boolean',
+  word_head: 'boolean',
   bos_token_id: 'int',
   eos_token_id: 'int',
   pad_token_id: 'int',
@@ -200,6 +207,8 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
   for (const k of Object.keys(KEYS)) {
     if (out[k] === undefined) {
       if (k === 'preset') out[k] = 'custom';
+      else if (k === 'word_head')
+        out[k] = false; // config.json files from before the word head
       else throw new UserError(`${where}: "${k}" is missing`);
     }
   }
@@ -241,6 +250,8 @@ export interface ParamCounts {
   vision: number;
   connector: number;
   decoder: number;
+  /** The training-only word head (0 without it). */
+  wordHead: number;
   total: number;
 }
 
@@ -273,7 +284,8 @@ export function countParams(c: ModelConfig): ParamCounts {
     c.n_layer * blockParams(d, c.mlp_ratio) +
     2 * d +
     (c.tie_word_embeddings ? 0 : c.vocab_size * d);
-  return { vision, connector, decoder, total: vision + connector + decoder };
+  const wordHead = c.word_head ? V * c.vocab_size + c.vocab_size : 0;
+  return { vision, connector, decoder, wordHead, total: vision + connector + decoder + wordHead };
 }
 
 export interface FlopCounts {

@@ -14,6 +14,7 @@ import { validateConfig, type ModelConfig } from './config.ts';
 import { Connector } from './connector.ts';
 import { Decoder } from './decoder.ts';
 import { VisionEncoder } from './vision.ts';
+import { WordHead } from './word-head.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -30,18 +31,22 @@ export interface ForwardResult {
   logits: Tensor;
   /** Scalar mean cross-entropy over the text targets. */
   loss: Tensor;
+  /** The word head's loss (word-head.ts), when the config has one. */
+  wordLoss: Tensor | null;
 }
 
 export class NanoVLM extends Module {
   readonly vision: VisionEncoder;
   readonly connector: Connector;
   readonly decoder: Decoder;
+  readonly wordHead: WordHead | null;
   constructor(readonly config: ModelConfig) {
     super();
     validateConfig(config);
     this.vision = this.child('vision', new VisionEncoder(config));
     this.connector = this.child('connector', new Connector(config));
     this.decoder = this.child('decoder', new Decoder(config));
+    this.wordHead = config.word_head ? this.child('word_head', new WordHead(config)) : null;
   }
 
   /** images [B, 3, S, S] -> image tokens for the decoder [B, n_img, n_embd]. */
@@ -59,11 +64,13 @@ export class NanoVLM extends Module {
     if (images.shape[0] !== ids.shape[0]) {
       throw new Error(`NanoVLM.forward: ${images.shape[0]} images but ${ids.shape[0]} token rows`);
     }
-    const logits = this.decoder.forward(this.encodeImages(images), ids);
+    const features = this.vision.forward(images);
+    const logits = this.decoder.forward(this.connector.forward(features), ids);
     const loss = crossEntropy(logits, textTargets(ids, this.config, opts.lengths), {
       ignoreIndex: IGNORE_INDEX,
     });
-    return { logits, loss };
+    const wordLoss = this.wordHead?.loss(features, ids, opts.lengths) ?? null;
+    return { logits, loss, wordLoss };
   }
 }
 
@@ -98,5 +105,6 @@ export function createModel(config: ModelConfig, { seed = 0 }: { seed?: number }
   initWeights(model.vision, rng, { residualLayers: config.vision_blocks, fanIn: true });
   initWeights(model.connector, rng, { fanIn: true });
   initWeights(model.decoder, rng, { residualLayers: config.n_layer });
+  if (model.wordHead) initWeights(model.wordHead, rng);
   return model;
 }

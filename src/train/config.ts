@@ -48,6 +48,8 @@ export interface TrainConfig {
    * measured on mini at 112 px after 600 steps: image gain 0 at 1, 0.007 and rising at 0.1.
    */
   visionLrScale: number;
+  /** Weight of the word head's loss beside the language-model loss (models with `word_head` only). */
+  wordLossWeight: number;
   /** Floor of the cosine decay. */
   minLr: number;
   warmupSteps: number;
@@ -93,6 +95,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   microBatch: 8,
   lr: 1e-3,
   visionLrScale: 0.1,
+  wordLossWeight: 1,
   minLr: 1e-4,
   warmupSteps: 100,
   weightDecay: 0.1,
@@ -157,6 +160,7 @@ export function validateTrainConfig(obj: unknown, where = 'training config'): Tr
   if (c.logEvery < 1) throw bad('logEvery', 'at least 1');
   if (!(c.lr > 0)) throw bad('lr', 'positive');
   if (!(c.visionLrScale >= 0)) throw bad('visionLrScale', 'zero or more');
+  if (!(c.wordLossWeight >= 0)) throw bad('wordLossWeight', 'zero or more');
   if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw bad('minLr', `between 0 and lr (${c.lr})`);
   if (!(c.minutes >= 0)) throw bad('minutes', 'zero or more');
   if (!(c.weightDecay >= 0)) throw bad('weightDecay', 'zero or more');

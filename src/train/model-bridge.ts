@@ -3,6 +3,7 @@
  * folder, and greedy descriptions of some pictures.
  */
 import { Tensor } from '../tensor/tensor.ts';
+import { add, scale } from '../tensor/ops/index.ts';
 import { createModel as createNanoVLM, NanoVLM } from '../model/nanovlm.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Batch } from '../data/loader.ts';
@@ -19,16 +20,23 @@ export function createModel(config: ModelConfig, seed: number): VLM {
 }
 
 /**
- * Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward). With
- * `mismatched`, each text is paired with the next row's picture instead of its own: the loss the model
- * gets when the image tells it nothing true, so the gap to the real loss measures how much it uses the image.
+ * Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward), plus
+ * `wordWeight` times the word head's loss when the model has one (training; validation leaves it 0).
+ * With `mismatched`, each text is paired with the next row's picture instead of its own: the loss the
+ * model gets when the image tells it nothing true, so the gap to the real loss measures how much it
+ * uses the image.
  */
-export function batchLoss(model: VLM, batch: Batch, { mismatched = false } = {}): Tensor {
+export function batchLoss(
+  model: VLM,
+  batch: Batch,
+  { mismatched = false, wordWeight = 0 }: { mismatched?: boolean; wordWeight?: number } = {},
+): Tensor {
   const S = model.config.image_size;
   const pixels = mismatched ? rollRows(batch.images, batch.size) : batch.images;
   const images = new Tensor(pixels, [batch.size, 3, S, S]);
   const ids = new Tensor(batch.ids, [batch.size, batch.L]);
-  return model.forward(images, ids, { lengths: batch.lengths }).loss;
+  const { loss, wordLoss } = model.forward(images, ids, { lengths: batch.lengths });
+  return wordLoss && wordWeight > 0 ? add(loss, scale(wordLoss, wordWeight)) : loss;
 }
 
 /** A copy of `data` ([rows, ...]) with row k holding row k + 1 (the last holding the first). */

@@ -438,7 +438,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           const weight = targetTokens(piece) / tokens / tc.gradAccum;
           // In a step scope: activations and gradients reuse pooled buffers instead of fresh garbage.
           stepLoss += withStepScope(() => {
-            const loss = batchLoss(model, piece);
+            const loss = batchLoss(model, piece, { wordWeight: tc.wordLossWeight });
             const value = loss.item();
             if (weight === 1) loss.backward();
             else backward(loss, new Float32Array([weight]));

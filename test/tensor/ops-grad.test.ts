@@ -200,6 +200,9 @@ test('shape ops: concat, slice, reshape, permute, expand', () => {
   gradcheck('permute [2,0,1]', [param([2, 3, 4], rng)], (x) => ops.permute(x, [2, 0, 1]));
   gradcheck('expand row', [param([1, 3], rng)], (x) => ops.expand(x, [4, 3]));
   gradcheck('expand column + leading', [param([3, 1], rng)], (x) => ops.expand(x, [2, 3, 5]));
+  gradcheck('takeRows with repeats', [param([3, 2, 4], rng)], (x) =>
+    ops.takeRows(x, Int32Array.from([2, 0, 2, 1, 2])),
+  );
 });
 
 test('sum and mean', () => {

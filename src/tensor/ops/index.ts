@@ -8,5 +8,5 @@ export { attention, selfAttention, type AttentionOptions } from './attention.ts'
 export { embedding } from './embedding.ts';
 export { conv2d, conv2dPair, patchify, type Conv2dOptions, type ConvLayer } from './conv.ts';
 export { dropout } from './dropout.ts';
-export { concat, slice, reshape, permute, expand } from './shape.ts';
+export { concat, slice, reshape, permute, expand, takeRows } from './shape.ts';
 export { sum, mean } from './reduce.ts';

@@ -15,6 +15,15 @@ function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
+/** x [R, ...rest] -> [ids.length, ...rest]: row r of the output is row ids[r] of x (ids may repeat). */
+export function takeRows(x: Tensor, ids: Int32Array): Tensor {
+  const R = x.shape[0] ?? 0;
+  for (const id of ids)
+    if (!(id >= 0 && id < R)) throw new Error(`takeRows: row ${id} is outside [0, ${R}) of ${shapeStr(x)}`);
+  const block = sizeOf(x.shape.slice(1));
+  return gatherRows('takeRows', x, [ids.length, ...x.shape.slice(1)], ids, block);
+}
+
 /** The same data under a new shape (one dimension may be -1: inferred). Shares x's buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const inferred = shape.filter((d) => d === -1).length;
