@@ -12,16 +12,10 @@ import { Tokenizer } from '../tokenizer/index.ts';
 import { configFor } from '../model/config.ts';
 import { UserError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
-import {
-  OPTIMIZER_FILE,
-  TRAINER_STATE,
-  readTrainerState,
-  resolveCheckpoint,
-  runDirOf,
-} from './checkpoint.ts';
+import { OPTIMIZER_FILE, resolveCheckpoint, runDirOf } from './checkpoint.ts';
 import { DEFAULT_EPOCHS, validateTrainConfig, type ResolvedConfig, type TrainConfig } from './config.ts';
 import { createModel, loadModelFolder, type VLM } from './model-bridge.ts';
-import { STATE_VERSION, countersOf, freshCounters, type RunCounters, type TrainerState } from './state.ts';
+import { countersOf, freshCounters, loadTrainerState, type RunCounters, type TrainerState } from './state.ts';
 
 /** The dropout generator of a fresh run is seeded from the run seed, apart from the weight init's stream. */
 const DROPOUT_SEED_SALT = 0x5eed;
@@ -89,13 +83,8 @@ function freshRun(req: RunRequest): Run {
 
 async function resumeRun(resume: string, req: RunRequest, say: Say): Promise<Run> {
   const resumedFrom = resolveCheckpoint(resume);
-  const state = readTrainerState<TrainerState>(resumedFrom);
-  if (state.version !== STATE_VERSION) {
-    throw new UserError(`${path.join(resumedFrom, TRAINER_STATE)}: unsupported version ${state.version}`);
-  }
-  // Checkpoints from before visionLrScale existed trained everything at one rate.
-  const saved = { ...state.config.train };
-  saved.visionLrScale ??= 1;
+  const state = loadTrainerState(resumedFrom);
+  const saved = state.config.train;
   const changes = req.resumeOverrides ?? {};
   for (const [k, v] of Object.entries(changes)) {
     const had = (saved as unknown as Record<string, unknown>)[k];

@@ -2,10 +2,17 @@
  * What a run carries from step to step and into `trainer_state.json`: the counters the loop updates,
  * and the snapshot a checkpoint writes (with the loader position, the dropout generator and the config).
  */
+import path from 'node:path';
 import type { LoaderState } from '../data/loader.ts';
+import { UserError } from '../util/errors.ts';
+import { TRAINER_STATE, readTrainerState } from './checkpoint.ts';
 import type { ResolvedConfig } from './config.ts';
 
-export const STATE_VERSION = 1;
+/**
+ * 2: `lastImageGain` and `config.train.visionLrScale` are always there. 1 (older checkpoints) may lack
+ * them: read as a run that measured no image gain and trained everything at one rate.
+ */
+export const STATE_VERSION = 2;
 
 /** Running sums of the metrics window not yet logged (so logged averages match an uninterrupted run). */
 export interface MetricsWindow {
@@ -28,8 +35,8 @@ export interface TrainerState {
   bestValLoss: number | null;
   bestStep: number | null;
   lastValLoss: number | null;
-  /** Added after version 1 checkpoints were written: absent in older ones. */
-  lastImageGain?: number | null;
+  /** The last validation's image gain (val loss with mismatched pictures minus the real one). */
+  lastImageGain: number | null;
   window: MetricsWindow;
   /** Seconds spent training before this checkpoint, over all sessions. */
   trainSeconds: number;
@@ -74,8 +81,27 @@ export function countersOf(state: TrainerState): RunCounters {
     bestValLoss,
     bestStep,
     lastValLoss,
-    lastImageGain: state.lastImageGain ?? null,
+    lastImageGain: state.lastImageGain,
     window,
     priorSeconds: state.trainSeconds,
+  };
+}
+
+/** The trainer state of a checkpoint folder, an older version brought up to this one. */
+export function loadTrainerState(ckDir: string): TrainerState {
+  const state = readTrainerState<TrainerState>(ckDir);
+  const file = path.join(ckDir, TRAINER_STATE);
+  if (state.version === 1) return upgradeFromV1(state);
+  if (state.version !== STATE_VERSION) throw new UserError(`${file}: unsupported version ${state.version}`);
+  return state;
+}
+
+function upgradeFromV1(v1: TrainerState): TrainerState {
+  const train = { ...v1.config.train, visionLrScale: v1.config.train.visionLrScale ?? 1 };
+  return {
+    ...v1,
+    version: STATE_VERSION,
+    lastImageGain: v1.lastImageGain ?? null,
+    config: { ...v1.config, train },
   };
 }
