@@ -5,7 +5,7 @@
 // budget, so results compare across machines), then describes test pictures greedily and scores
 // object recall / precision / count accuracy against the scene graphs. Runs go to
 // runs/learn-<model>-<samples>-<size>px-<image tokens>/ and are reused (resumed if unfinished) on the next
-// call. The settings are the main job's (mainJobSettings: batch 8, peak lr 3e-3 decaying to 3e-4, 112 px,
+// call. The settings are the main job's (mainJobSettings in src/train/recipe.ts: batch 8, peak lr 3e-3 decaying to 3e-4, 112 px,
 // all vision tokens, ...); the flags above override them.
 // The data folder must exist (npm run main builds data/scenes). No peer: the last line has no speedup.
 import { existsSync } from 'node:fs';
@@ -14,14 +14,10 @@ import { openDataset } from '../src/data/dataset.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { isPresetName, PRESET_NAMES } from '../src/model/config.ts';
 import { train } from '../src/train/trainer.ts';
-import {
-  bestCheckpoint,
-  listCheckpoints,
-  readTrainerState,
-  resolveCheckpoint,
-} from '../src/train/checkpoint.ts';
-import type { TrainerState } from '../src/train/trainer.ts';
-import { mainJobSettings, scoreTestSplit } from '../src/cli/main-job.ts';
+import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../src/train/checkpoint.ts';
+import { loadTrainerState } from '../src/train/state.ts';
+import { scoreTestSplit } from '../src/cli/main-job.ts';
+import { mainJobSettings } from '../src/train/recipe.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,7 +51,8 @@ const out: Record<string, unknown> = {};
 for (const name of models.filter(isPresetName)) {
   const cfg = resolveConfig({
     model: name,
-    overrides: [['data', data], ['text', 'short'], ...mainJobSettings(name), ...overrides],
+    recipe: mainJobSettings(name),
+    overrides: [['data', data], ['text', 'short'], ...overrides],
   });
   const { batchSize, lr } = cfg.train;
   const { image_size: imageSize, image_tokens: imageTokens } = cfg.model;
@@ -64,20 +61,20 @@ for (const name of models.filter(isPresetName)) {
   const runDir = path.join('runs', `learn-${name}-${samples}-${imageSize}px-${imageTokens}`);
   const t0 = performance.now();
   const exists = listCheckpoints(runDir).length > 0;
-  const st = exists ? readTrainerState<TrainerState>(resolveCheckpoint(runDir)) : null;
+  const st = exists ? loadTrainerState(resolveCheckpoint(runDir)) : null;
   let trainSeconds = st?.trainSeconds ?? 0;
   if (!st?.finished) {
     console.log(
       `${name}: training ${steps} steps × ${batchSize} samples in ${runDir}${exists ? ' (resuming)' : ''}`,
     );
     const summary = exists ? await train({ resume: runDir }) : await train({ config: cfg, runDir });
-    trainSeconds = readTrainerState<TrainerState>(summary.checkpoint).trainSeconds;
+    trainSeconds = loadTrainerState(summary.checkpoint).trainSeconds;
     console.log(
       `${name}: ${summary.samplesPerSecond.toFixed(1)} samples/s, peak RSS ${summary.peakRssMB.toFixed(0)} MB`,
     );
   }
   const modelDir = bestCheckpoint(runDir) ?? resolveCheckpoint(runDir);
-  const state = readTrainerState<TrainerState>(modelDir);
+  const state = loadTrainerState(modelDir);
   const { totals, predictions } = await scoreTestSplit(modelDir, dataset, { limit: evalCount });
   for (const p of predictions.slice(0, 3)) console.log(`  ${p.image}: ${p.generated}`);
   console.log(
@@ -94,7 +91,7 @@ for (const name of models.filter(isPresetName)) {
     steps: state.step,
     trainSeconds: Math.round(trainSeconds),
     bestValLoss: state.bestValLoss,
-    valImageGain: state.lastImageGain ?? null,
+    valImageGain: state.lastImageGain,
     recall: Number(totals.recall.toFixed(4)),
     precision: Number(totals.precision.toFixed(4)),
     countAccuracy: Number(totals.countAccuracy.toFixed(4)),

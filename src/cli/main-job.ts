@@ -15,7 +15,6 @@
  *    `runs/<name>/test_predictions.jsonl` and `runs/<name>/report.json`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { formatHelp, parseArgs, type CommandSpec, type Schema } from './args.ts';
 import { printSummary } from './train.ts';
@@ -24,11 +23,13 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { formatDuration, Progress } from '../util/progress.ts';
 import { MANIFEST, openDataset, type Dataset, type DatasetRecord } from '../data/dataset.ts';
 import { generateScenes } from '../data/scenes/index.ts';
-import { Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
-import { isPresetName, presetConfig, type PresetName } from '../model/config.ts';
+import { trainTokenizer } from '../tokenizer/index.ts';
+import { isPresetName } from '../model/config.ts';
 import { resolveConfig } from '../train/config.ts';
-import { bestCheckpoint, listCheckpoints, readTrainerState, resolveCheckpoint } from '../train/checkpoint.ts';
-import { train, type TrainerState, type TrainSummary } from '../train/trainer.ts';
+import { mainJobSettings } from '../train/recipe.ts';
+import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../train/checkpoint.ts';
+import { loadTrainerState } from '../train/state.ts';
+import { train, type TrainSummary } from '../train/trainer.ts';
 import { describeImages, loadModelFolder } from '../train/model-bridge.ts';
 import {
   ObjectMatcher,
@@ -77,43 +78,6 @@ const spec: CommandSpec<typeof options> = {
   allowExtra: true,
   options,
 };
-
-/**
- * Trainer settings of the main job (and bench/learn) for a preset, made for a budget of minutes rather
- * than epochs; any can be overridden with --key=value. Together they took the default 15-minute run from
- * recall/precision 0.077/0.115 to 0.361/0.480. Measured on mini (object recall/precision on 300 test
- * pictures; "2,000 steps" = 16,000 samples, batch 8):
- * - Small batches and a higher peak rate learn much more per sample: at 3,200 samples, val loss 3.1
- *   (batch 32, lr 1e-3, the paper's), 2.87 (16), 2.50 (8), 2.17 (8, lr 2e-3), 1.99 (8, lr 4e-3); at
- *   16,000 samples, recall/precision 0.156/0.223 (8), 0.137/0.207 (16, lr 4e-3), 0.114/0.166 (32, 4e-3).
- * - 112 px pictures (7×7 patches; the things drawn stay 9-62 px): 2.5x the samples per second of 224 px,
- *   and 5 minutes at 112 px beat 15 minutes at 224 px (recall 0.089 vs 0.077, precision 0.130 vs 0.115).
- * - All 50 vision tokens reach the decoder (same parameters as the paper's [CLS]-only default): it
- *   starts reading the picture sooner (at 1,200 steps: recall 0.079 vs 0.047).
- * - No dropout: the run sees each picture about twice, too few passes to overfit.
- * - The vision encoder and connector learn at 1/100 of the decoder's rate (the trainer's default is 1/10):
- *   with batches this small, Adam turns their noisy gradients into full-size steps that wear the
- *   picture's features down faster than they improve them. At 2,000 steps: recall/precision
- *   0.044/0.085 at 0.3, 0.096/0.140 at 0.1, 0.100/0.148 at 0.03, 0.156/0.223 at 0.01, 0.118/0.191 at
- *   0.003; a frozen encoder with the connector at 0.01 reaches 0.156/0.205 (the encoder learns little).
- */
-export function mainJobSettings(preset: PresetName): [string, string][] {
-  const { image_size } = presetConfig(preset);
-  return [
-    ['batchSize', '8'],
-    ['lr', '3e-3'],
-    ['minLr', '3e-4'],
-    ['warmupSteps', '30'],
-    ['model.image_size', String(Math.min(112, image_size))], // tiny keeps its 32 px
-    ['model.image_tokens', 'all'],
-    ['model.dropout', '0'],
-    ['visionLrScale', '0.01'],
-    // Validations and checkpoints that cost little (about every minute).
-    ['evalEvery', '500'],
-    ['evalSamples', '160'],
-    ['saveEvery', '500'],
-  ];
-}
 
 export interface ScoredPrediction {
   id: string;
@@ -229,12 +193,12 @@ export async function run(argv: string[]): Promise<number> {
   if (!hasRun) {
     const cfg = resolveConfig({
       model: o.model,
+      recipe: mainJobSettings(o.model),
       overrides: [
         ['data', o.data],
         ['text', o.text],
         ['minutes', String(o.minutes)],
         ['seed', String(o.seed)],
-        ...mainJobSettings(o.model),
         ...extra,
       ],
     });
@@ -243,7 +207,7 @@ export async function run(argv: string[]): Promise<number> {
     trainNote = 'trained from scratch';
   } else {
     const ck = resolveCheckpoint(runDir);
-    const st = readTrainerState<TrainerState>(ck);
+    const st = loadTrainerState(ck);
     if (extra.length)
       throw new UserError(`${runDir} exists: settings cannot change; use another --name for a new run`, 2);
     const was = { model: st.config.model.preset, text: st.config.train.text, data: st.config.train.data };
@@ -290,7 +254,7 @@ export async function run(argv: string[]): Promise<number> {
   // A small --count can leave the test split (2% of scenes) empty: the val split stands in, said so.
   const split = dataset.records.some((r) => r.split === 'test') ? 'test' : 'val';
   say(`evaluating ${modelDir} on the ${split} split`);
-  const st = readTrainerState<TrainerState>(modelDir);
+  const st = loadTrainerState(modelDir);
   const { totals, predictions } = await scoreTestSplit(modelDir, dataset, {
     limit: o.evalCount,
     field: o.text === 'long' ? 'long' : 'short',
@@ -311,7 +275,7 @@ export async function run(argv: string[]): Promise<number> {
     trainSeconds: Math.round(st.trainSeconds),
     valLoss: st.lastValLoss,
     bestValLoss: st.bestValLoss,
-    valImageGain: st.lastImageGain ?? null,
+    valImageGain: st.lastImageGain,
     peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
     samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
     test: {

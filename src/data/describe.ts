@@ -160,7 +160,7 @@ function isFatal(e: unknown): boolean {
 }
 
 export async function describeDataset(opts: DescribeOptions): Promise<DescribeSummary> {
-  const { dir, kind, client } = opts;
+  const { dir, kind } = opts;
   const maxAttempts = opts.maxAttempts ?? 3;
   const file = opts.results ?? resultsFile(dir, kind);
   const ds = openDataset(dir, { skipBad: opts.skipBad });

@@ -95,9 +95,8 @@ export function textTargets(ids: Tensor, config: ModelConfig, lengths?: readonly
  * A new model with seeded initialisation: zero biases, unit LayerNorms, residual projections scaled by
  * 1/sqrt(2 · blocks) in each tower. The decoder is GPT-2's normal(0, 0.02). The vision encoder's and
  * the connector's linear and convolution weights are normal(0, 1/fan-in): with 0.02 at these widths
- * the image reaches the logits scaled down by orders of magnitude, the decoder learns the language
- * alone, and training settles on ignoring the picture (measured on the trainer-test fixture: image
- * gain 0 after 300 steps with 0.02; with fan-in 0.2 after 300 steps and 0.36 after 600). The [CLS] token and positions keep 0.02.
+ * the image reaches the logits scaled down by orders of magnitude and training settles on ignoring the
+ * picture (measured: docs/training.md). The [CLS] token and positions keep 0.02.
  */
 export function createModel(config: ModelConfig, { seed = 0 }: { seed?: number } = {}): NanoVLM {
   const model = new NanoVLM(config);

@@ -37,15 +37,14 @@ export interface TrainConfig {
   /**
    * Rows per forward/backward pass when smaller than the batch (0 = the whole batch): the batch is cut
    * into pieces whose gradients add up to the whole batch's, so the effective batch and data order stay
-   * the same while activation memory shrinks (mini at batch 32: about 3.3 GB peak whole, 1.3 GB in
-   * pieces of 8, and no slower).
+   * the same while activation memory shrinks (measured: docs/training.md).
    */
   microBatch: number;
   lr: number;
   /**
    * Learning-rate multiplier of the vision encoder and the connector. At the decoder's rate they learn
-   * to hide the picture (a large constant swamps the image token) before the decoder learns to read it;
-   * measured on mini at 112 px after 600 steps: image gain 0 at 1, 0.007 and rising at 0.1.
+   * to hide the picture (a large constant swamps the image token) before the decoder learns to read it
+   * (measured: docs/training.md). The main job's recipe uses 0.01 (src/train/recipe.ts).
    */
   visionLrScale: number;
   /** Weight of the word head's loss beside the language-model loss (models with `word_head` only). */
@@ -81,6 +80,16 @@ export interface TrainConfig {
 export interface ResolvedConfig {
   train: TrainConfig;
   model: ModelConfig;
+}
+
+/**
+ * A named, typed set of training and model settings laid over a preset's (before any `--key=value`
+ * overrides): how a job says it trains differently from the defaults (src/train/recipe.ts).
+ */
+export interface Recipe {
+  name: string;
+  train: Partial<TrainConfig>;
+  model: Partial<ModelConfig>;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -224,15 +233,25 @@ export function loadConfigFile(file: string): ResolvedConfig {
   return { train: validateTrainConfig(train, file), model: modelCfg };
 }
 
-/** The config from `--model` or `--config`, then the overrides. */
+/** `cfg` with the recipe's settings laid over it, every value checked as a config file's would be. */
+export function applyRecipe(cfg: ResolvedConfig, recipe: Recipe): ResolvedConfig {
+  const where = `recipe "${recipe.name}"`;
+  return {
+    train: validateTrainConfig({ ...cfg.train, ...recipe.train }, where),
+    model: validateConfig({ ...cfg.model, ...recipe.model }, where),
+  };
+}
+
+/** The config from `--model` or `--config`, then the recipe, then the overrides. */
 export function resolveConfig(opts: {
   model?: string;
   config?: string;
+  recipe?: Recipe;
   overrides?: [string, string][];
 }): ResolvedConfig {
   if (opts.model && opts.config) throw new UserError('give --model or --config, not both', 2);
   const base: ResolvedConfig = opts.config
     ? loadConfigFile(opts.config)
     : { train: { ...DEFAULT_TRAIN }, model: presetConfig(opts.model ?? 'mini') };
-  return applyConfigOverrides(base, opts.overrides ?? []);
+  return applyConfigOverrides(opts.recipe ? applyRecipe(base, opts.recipe) : base, opts.overrides ?? []);
 }

@@ -37,6 +37,18 @@ export function readMetrics(file: string): MetricsRow[] {
   return rows;
 }
 
+/** Six significant digits: enough for a loss, short in the log. */
+export const round = (x: number): number => Number(x.toPrecision(6));
+
+export function validationRow(
+  step: number,
+  v: { loss: number; ppl: number; imageGain: number | null },
+): MetricsRow {
+  const row: MetricsRow = { step, val_loss: round(v.loss), val_ppl: round(v.ppl) };
+  if (v.imageGain !== null) row.val_image_gain = round(v.imageGain);
+  return row;
+}
+
 export class MetricsLog {
   readonly rows: MetricsRow[];
   constructor(

@@ -9,9 +9,3 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
-
-/** Prefixes an error with where it happened (`manifest.jsonl line 12: ...`), keeping it a UserError. */
-export function withContext(where: string, err: unknown): UserError {
-  const msg = err instanceof Error ? err.message : String(err);
-  return new UserError(`${where}: ${msg}`);
-}

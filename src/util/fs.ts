@@ -80,11 +80,6 @@ export function parseJsonl<T = unknown>(text: string, file: string): T[] {
   return out;
 }
 
-export function readJsonl<T = unknown>(file: string): T[] {
-  if (!existsSync(file)) throw new UserError(`${file}: file not found`);
-  return parseJsonl<T>(readFileSync(file, 'utf8'), file);
-}
-
 /** Replaces a directory atomically: `build(tmpDir)` fills a temp sibling, which is then renamed into place. */
 export async function writeDirAtomic(dir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
   const tmp = tempSibling(dir);

@@ -4,7 +4,7 @@
  */
 import type { Rng } from '../../../util/rng.ts';
 import type { Scene, Zone } from '../types.ts';
-import { NUMBER_WORDS, agree, article, capitalise, chooseWeighted, joinList, type Alt } from './grammar.ts';
+import { NUMBER_WORDS, agree, article, capitalise, chooseWeighted, joinList } from './grammar.ts';
 import { relationsBetween, refsOf, type Ref } from './refs.ts';
 
 const SETTING: Record<string, { np: string[]; on: string[] }> = {

@@ -79,10 +79,6 @@ export function article(next: string): string {
   return /^[aeiou]/.test(w) ? 'an' : 'a';
 }
 
-export function withArticle(phrase: string): string {
-  return `${article(phrase)} ${phrase}`;
-}
-
 export function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveConfig } from '../../src/train/config.ts';
+import { mainJobSettings } from '../../src/train/recipe.ts';
+
+// The main job's settings as the string pairs they were before the recipe: the recipe must resolve to
+// the same config, so the main job trains as it did.
+const OLD_MAIN_JOB_PAIRS = (imageSize: number): [string, string][] => [
+  ['batchSize', '8'],
+  ['lr', '3e-3'],
+  ['minLr', '3e-4'],
+  ['warmupSteps', '30'],
+  ['model.image_size', String(imageSize)],
+  ['model.image_tokens', 'all'],
+  ['model.dropout', '0'],
+  ['visionLrScale', '0.01'],
+  ['evalEvery', '500'],
+  ['evalSamples', '160'],
+  ['saveEvery', '500'],
+];
+
+test('the main job recipe resolves to the settings the main job trained with', () => {
+  for (const [preset, px] of [
+    ['mini', 112],
+    ['tiny', 32],
+  ] as const) {
+    const viaRecipe = resolveConfig({ model: preset, recipe: mainJobSettings(preset) });
+    const viaPairs = resolveConfig({ model: preset, overrides: OLD_MAIN_JOB_PAIRS(px) });
+    assert.deepEqual(viaRecipe, viaPairs);
+    assert.equal(viaRecipe.train.visionLrScale, 0.01);
+    assert.equal(viaRecipe.model.image_size, px);
+  }
+});
+
+test('--key=value overrides go on top of a recipe; a bad recipe value names the recipe', () => {
+  const c = resolveConfig({
+    model: 'mini',
+    recipe: mainJobSettings('mini'),
+    overrides: [
+      ['visionLrScale', '0.1'],
+      ['model.image_size', '224'],
+    ],
+  });
+  assert.equal(c.train.visionLrScale, 0.1);
+  assert.equal(c.model.image_size, 224);
+  assert.equal(c.train.batchSize, 8);
+  const bad = { name: 'broken', train: { batchSize: 0 }, model: {} };
+  assert.throws(
+    () => resolveConfig({ model: 'mini', recipe: bad }),
+    /recipe "broken": "batchSize" must be at least 1/,
+  );
+});
