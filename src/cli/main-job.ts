@@ -41,6 +41,7 @@ import {
   type ObjectTotals,
 } from '../eval/objects.ts';
 import { readMetrics } from '../train/metrics.ts';
+import { consistencyOf, type ConsistencyTotals } from '../eval/consistency.ts';
 import { OOD_DEFAULTS, ensureOodSet } from './ood-set.ts';
 
 const options = {
@@ -180,14 +181,26 @@ export async function scoreTestSplit(
   return { totals: totalScores(scores), predictions };
 }
 
-/** Object scores of one picture set as they go into report.json. */
-export function objectReport(t: ObjectTotals) {
+/** Consistency of scored descriptions (no self-contradiction, no number the picture does not have). */
+export function predictionConsistency(predictions: readonly ScoredPrediction[]): ConsistencyTotals {
+  const matcher = new ObjectMatcher(loadKnownObjects());
+  return consistencyOf(
+    predictions.map((p) => ({ text: p.generated, present: new Map(Object.entries(p.present)) })),
+    matcher,
+  );
+}
+
+/** Object and consistency scores of one picture set as they go into report.json. */
+export function objectReport(t: ObjectTotals, c: ConsistencyTotals) {
   return {
     images: t.images,
     objectRecall: Number(t.recall.toFixed(4)),
     objectPrecision: Number(t.precision.toFixed(4)),
     countAccuracy: Number(t.countAccuracy.toFixed(4)),
     countJudged: t.countJudged,
+    consistency: Number(c.share.toFixed(4)),
+    selfConsistency: Number(c.selfShare.toFixed(4)),
+    contradictions: c.byKind,
   };
 }
 
@@ -347,6 +360,8 @@ export async function run(argv: string[]): Promise<number> {
       ood.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n',
     );
   }
+  const consistency = predictionConsistency(predictions);
+  const oodConsistency = ood ? predictionConsistency(ood.predictions) : null;
   const report = {
     run: runDir,
     model: modelDir,
@@ -360,8 +375,8 @@ export async function run(argv: string[]): Promise<number> {
     valImageGain: st.lastImageGain ?? null,
     peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
     samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
-    test: { split, ...objectReport(totals) },
-    ood: ood ? { data: o.oodData, layout: 'free', ...objectReport(ood.totals) } : null,
+    test: { split, ...objectReport(totals, consistency) },
+    ood: ood ? { data: o.oodData, layout: 'free', ...objectReport(ood.totals, oodConsistency!) } : null,
     seconds: Math.round((performance.now() - t0) / 1000),
   };
   await writeJsonAtomic(path.join(runDir, 'report.json'), report);
@@ -398,6 +413,9 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`object precision  ${col((t) => t.precision)}  (named things that are really there)`);
   console.log(
     `count accuracy    ${col((t) => t.countAccuracy)}  (over ${totals.countJudged}${ood ? ` / ${ood.totals.countJudged}` : ''} stated counts)`,
+  );
+  console.log(
+    `consistent        ${consistency.share.toFixed(3)}${oodConsistency ? `   ${oodConsistency.share.toFixed(3)}` : ''}  (descriptions free of self-contradiction and of numbers the picture lacks)`,
   );
   if (report.valImageGain !== null) {
     console.log(

@@ -103,6 +103,10 @@ test('main job: builds scenes, tokenizer, trains, scores; a second run reuses ev
   assert.equal(report.ood.images, 6);
   assert.equal(report.ood.layout, 'free');
   assert.ok(report.ood.objectPrecision >= 0 && report.ood.objectPrecision <= 1);
+  for (const set of [report.test, report.ood]) {
+    assert.ok(set.consistency >= 0 && set.consistency <= set.selfConsistency && set.selfConsistency <= 1);
+    assert.deepEqual(Object.keys(set.contradictions).sort(), ['countConflict', 'selfRelation', 'wrongCount']);
+  }
   for (const f of [
     'ood/manifest.jsonl',
     'runs/t/ood_predictions.jsonl',
