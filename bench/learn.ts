@@ -1,9 +1,11 @@
 // `npm run bench -- learn [--models mini,base] [--samples 100000] [--batch 8] [--lr 3e-3] [--image-tokens all|cls]
-//   [--image-size 112] [--data data/scenes] [--eval-count 500]`
+//   [--image-size 112] [--data data/scenes] [--eval-count 500] [--ood-data data/scenes-ood] [--ood-count 400]`
 //
 // Does it learn? Trains each model on ShortDesc for a fixed number of training samples (not a time
 // budget, so results compare across machines), then describes test pictures greedily and scores
-// object recall / precision / count accuracy against the scene graphs. Runs go to
+// object recall / precision / count accuracy against the scene graphs, on the test split and on an
+// out-of-distribution set (free layout: any thing on any background; built in --ood-data when missing,
+// the main job's set and seed). Runs go to
 // runs/learn-<model>-<samples>-<size>px-<image tokens>/ and are reused (resumed if unfinished) on the next
 // call. The settings are the main job's (mainJobSettings in src/train/recipe.ts: batch 8, peak lr 3e-3 decaying to 3e-4, 112 px,
 // all vision tokens, ...); the flags above override them.
@@ -18,6 +20,7 @@ import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../src/train
 import { loadTrainerState } from '../src/train/state.ts';
 import { scoreTestSplit } from '../src/cli/main-job.ts';
 import { mainJobSettings } from '../src/train/recipe.ts';
+import { OOD_DEFAULTS, ensureOodSet } from '../src/cli/ood-set.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +30,8 @@ const models = (arg('models') ?? 'mini,base').split(',');
 const samples = Number(arg('samples') ?? '100000');
 const data = arg('data') ?? 'data/scenes';
 const evalCount = Number(arg('eval-count') ?? '500');
+const oodData = arg('ood-data') ?? OOD_DEFAULTS.dir;
+const oodCount = Number(arg('ood-count') ?? String(OOD_DEFAULTS.count));
 // Flags that override the main job's settings (a given --lr decays to a tenth of itself, as the main job's).
 const lrFlag = arg('lr');
 const flags: [string, string | undefined][] = [
@@ -47,6 +52,8 @@ if (!existsSync(path.join(data, 'manifest.jsonl'))) {
   process.exit(2);
 }
 const dataset = openDataset(data);
+const oodSet =
+  oodCount > 0 ? await ensureOodSet(oodData, oodCount, OOD_DEFAULTS.seed, { say: console.log }) : null;
 const out: Record<string, unknown> = {};
 for (const name of models.filter(isPresetName)) {
   const cfg = resolveConfig({
@@ -82,6 +89,13 @@ for (const name of models.filter(isPresetName)) {
       `count accuracy ${totals.countAccuracy.toFixed(3)} on ${totals.images} test pictures ` +
       `(best val loss ${state.bestValLoss?.toFixed(4)} at step ${state.bestStep})`,
   );
+  const ood = oodSet ? (await scoreTestSplit(modelDir, oodSet, { split: 'all', quiet: true })).totals : null;
+  if (ood) {
+    console.log(
+      `${name}: out of distribution recall ${ood.recall.toFixed(3)}, precision ${ood.precision.toFixed(3)}, ` +
+        `count accuracy ${ood.countAccuracy.toFixed(3)} on ${ood.images} pictures`,
+    );
+  }
   out[name] = {
     batch: batchSize,
     lr,
@@ -96,6 +110,10 @@ for (const name of models.filter(isPresetName)) {
     precision: Number(totals.precision.toFixed(4)),
     countAccuracy: Number(totals.countAccuracy.toFixed(4)),
     testImages: totals.images,
+    oodRecall: ood ? Number(ood.recall.toFixed(4)) : null,
+    oodPrecision: ood ? Number(ood.precision.toFixed(4)) : null,
+    oodCountAccuracy: ood ? Number(ood.countAccuracy.toFixed(4)) : null,
+    oodImages: ood?.images ?? 0,
     seconds: Math.round((performance.now() - t0) / 1000),
   };
 }

@@ -36,6 +36,12 @@ const scenesSpec = {
     out: { type: 'string', help: 'output dataset folder', required: true },
     count: { type: 'integer', help: 'number of scenes', default: 30000 },
     seed: { type: 'integer', help: 'random seed (same seed → same dataset)', default: 1 },
+    layout: {
+      type: 'string',
+      help: 'habitat: things where they belong (training data); free: anything on any background, also plain and two-tone (out-of-distribution test)',
+      choices: ['habitat', 'free'],
+      default: 'habitat',
+    },
     workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
@@ -59,6 +65,7 @@ async function scenes(argv: string[]): Promise<number> {
     out: o.out,
     count: o.count,
     seed: o.seed,
+    layout: o.layout as 'habitat' | 'free',
     workers: o.workers ?? Math.max(1, os.availableParallelism()),
     onProgress: (done: number) => bar.update(done),
   });

@@ -19,8 +19,13 @@ const SUBCOMMANDS: Subcommands = {
   judge: { summary: 'grade completions with an OpenAI-compatible LLM judge (any system)', run: judge },
   report: { summary: 'tables (Markdown, JSON) and a bar chart from graded files', run: report },
   auto: {
-    summary: 'offline measures of a model: objects, ROUGE, memorisation, perplexity, grammar',
+    summary: 'offline measures of a model: objects, consistency, ROUGE, memorisation, perplexity, grammar',
     run: auto,
+  },
+  scaling: {
+    summary:
+      'train mini/base/large on ShortDesc and LongDesc at equal samples and minutes; one table and chart',
+    run: async (argv) => (await import('./scaling.ts')).scaling(argv),
   },
 };
 

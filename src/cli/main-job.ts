@@ -10,9 +10,11 @@
  *        as the new budget;
  *      - a finished run is not trained again unless --extend is given: then it continues for another
  *        --minutes, its cosine schedule stretched to the new end (a warm restart at a lower rate).
- * 4. Evaluation: greedy descriptions of held-out test pictures with the best checkpoint; object recall,
- *    precision and count accuracy against the scene graph; a handful printed. Written to
- *    `runs/<name>/test_predictions.jsonl` and `runs/<name>/report.json`.
+ * 4. Evaluation: greedy descriptions of held-out test pictures with the best checkpoint, and of an
+ *    out-of-distribution set (`data/scenes-ood/`, --ood-count free-layout pictures: any thing on any
+ *    background); object recall, precision and count accuracy against the scene graph for both; a
+ *    handful printed. Written to `runs/<name>/test_predictions.jsonl`, `ood_predictions.jsonl` and
+ *    `report.json`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +42,8 @@ import {
   type ObjectTotals,
 } from '../eval/objects.ts';
 import { readMetrics } from '../train/metrics.ts';
+import { consistencyOf, type ConsistencyTotals } from '../eval/consistency.ts';
+import { OOD_DEFAULTS, ensureOodSet } from './ood-set.ts';
 
 const options = {
   minutes: { type: 'number', help: 'training time budget in minutes', default: 15 },
@@ -63,6 +67,21 @@ const options = {
   extend: { type: 'boolean', help: 'train a finished run further for --minutes' },
   seed: { type: 'integer', help: 'seed of the model initialisation and the data order', default: 1337 },
   'scenes-seed': { type: 'integer', help: 'seed of the scenes (as nanovlm data scenes --seed)', default: 1 },
+  'ood-count': {
+    type: 'integer',
+    help: 'out-of-distribution pictures (free layout) to describe and score (0 = none)',
+    default: OOD_DEFAULTS.count,
+  },
+  'ood-data': {
+    type: 'string',
+    help: 'folder of the out-of-distribution pictures',
+    default: OOD_DEFAULTS.dir,
+  },
+  'ood-seed': {
+    type: 'integer',
+    help: 'seed of the out-of-distribution pictures',
+    default: OOD_DEFAULTS.seed,
+  },
   json: { type: 'boolean', help: 'print one JSON object (no progress output)' },
 } as const satisfies Schema;
 
@@ -97,10 +116,12 @@ export async function scoreTestSplit(
     field = 'short',
     quiet = false,
     split = 'test',
-  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean; split?: 'test' | 'val' } = {},
+  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean; split?: 'test' | 'val' | 'all' } = {},
 ): Promise<{ totals: ObjectTotals; predictions: ScoredPrediction[] }> {
   const { model, tokenizer } = await loadModelFolder(modelDir);
-  let records: DatasetRecord[] = dataset.records.filter((r) => r.split === split && r.meta);
+  let records: DatasetRecord[] = dataset.records.filter(
+    (r) => (split === 'all' || r.split === split) && r.meta,
+  );
   if (!records.length) throw new UserError(`${dataset.dir}: no ${split} pictures with scene meta to score`);
   if (limit > 0) records = records.slice(0, limit);
   const matcher = new ObjectMatcher(loadKnownObjects());
@@ -124,6 +145,29 @@ export async function scoreTestSplit(
   return { totals: totalScores(scores), predictions };
 }
 
+/** Consistency of scored descriptions (no self-contradiction, no number the picture does not have). */
+export function predictionConsistency(predictions: readonly ScoredPrediction[]): ConsistencyTotals {
+  const matcher = new ObjectMatcher(loadKnownObjects());
+  return consistencyOf(
+    predictions.map((p) => ({ text: p.generated, present: new Map(Object.entries(p.present)) })),
+    matcher,
+  );
+}
+
+/** Object and consistency scores of one picture set as they go into report.json. */
+export function objectReport(t: ObjectTotals, c: ConsistencyTotals) {
+  return {
+    images: t.images,
+    objectRecall: Number(t.recall.toFixed(4)),
+    objectPrecision: Number(t.precision.toFixed(4)),
+    countAccuracy: Number(t.countAccuracy.toFixed(4)),
+    countJudged: t.countJudged,
+    consistency: Number(c.share.toFixed(4)),
+    selfConsistency: Number(c.selfShare.toFixed(4)),
+    contradictions: c.byKind,
+  };
+}
+
 function manifestCount(dir: string): number {
   const file = path.join(dir, MANIFEST);
   if (!existsSync(file)) return -1;
@@ -140,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!isPresetName(o.model)) throw new UserError(`--model: unknown preset ${o.model}`, 2);
   if (!(o.minutes > 0)) throw new UserError('--minutes must be positive', 2);
+  if (o.oodCount < 0) throw new UserError('--ood-count must be 0 or more', 2);
   const say = (msg: string) => {
     if (!o.json) console.error(msg);
   };
@@ -265,6 +310,22 @@ export async function run(argv: string[]): Promise<number> {
     path.join(runDir, 'test_predictions.jsonl'),
     predictions.map((p) => JSON.stringify(p)).join('\n') + '\n',
   );
+  let ood: { totals: ObjectTotals; predictions: ScoredPrediction[] } | null = null;
+  if (o.oodCount > 0) {
+    const oodSet = await ensureOodSet(o.oodData, o.oodCount, o.oodSeed, { say, quiet: o.json });
+    say(`evaluating ${modelDir} on ${o.oodData} (out of distribution)`);
+    ood = await scoreTestSplit(modelDir, oodSet, {
+      field: o.text === 'long' ? 'long' : 'short',
+      quiet: o.json,
+      split: 'all',
+    });
+    await writeFileAtomic(
+      path.join(runDir, 'ood_predictions.jsonl'),
+      ood.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n',
+    );
+  }
+  const consistency = predictionConsistency(predictions);
+  const oodConsistency = ood ? predictionConsistency(ood.predictions) : null;
   const report = {
     run: runDir,
     model: modelDir,
@@ -278,14 +339,8 @@ export async function run(argv: string[]): Promise<number> {
     valImageGain: st.lastImageGain,
     peakRssMB: summary ? Math.round(summary.peakRssMB) : null,
     samplesPerSecond: summary ? Number(summary.samplesPerSecond.toFixed(1)) : null,
-    test: {
-      split,
-      images: totals.images,
-      objectRecall: Number(totals.recall.toFixed(4)),
-      objectPrecision: Number(totals.precision.toFixed(4)),
-      countAccuracy: Number(totals.countAccuracy.toFixed(4)),
-      countJudged: totals.countJudged,
-    },
+    test: { split, ...objectReport(totals, consistency) },
+    ood: ood ? { data: o.oodData, layout: 'free', ...objectReport(ood.totals, oodConsistency!) } : null,
     seconds: Math.round((performance.now() - t0) / 1000),
   };
   await writeJsonAtomic(path.join(runDir, 'report.json'), report);
@@ -302,13 +357,29 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`\n  ${p.image}  [in the picture: ${there}]`);
     console.log(`  ${p.generated}`);
   }
+  if (ood) {
+    console.log(`\nOut of distribution (${o.oodData}: any thing on any background), greedy:`);
+    for (const p of ood.predictions.slice(0, Math.min(3, o.show))) {
+      const there = Object.entries(p.present)
+        .map(([n, c]) => `${c} ${n}`)
+        .join(', ');
+      console.log(`\n  ${p.image}  [in the picture: ${there}]`);
+      console.log(`  ${p.generated}`);
+    }
+  }
   console.log('');
+  const col = (f: (t: ObjectTotals) => number) =>
+    `${f(totals).toFixed(3)}${ood ? `   ${f(ood.totals).toFixed(3)}` : ''}`;
+  if (ood) console.log(`                  ${split.padEnd(5)}   ood`);
   console.log(
-    `object recall     ${totals.recall.toFixed(3)}  (things in the picture that the description names)`,
+    `object recall     ${col((t) => t.recall)}  (things in the picture that the description names)`,
   );
-  console.log(`object precision  ${totals.precision.toFixed(3)}  (named things that are really there)`);
+  console.log(`object precision  ${col((t) => t.precision)}  (named things that are really there)`);
   console.log(
-    `count accuracy    ${totals.countAccuracy.toFixed(3)}  (over ${totals.countJudged} stated counts)`,
+    `count accuracy    ${col((t) => t.countAccuracy)}  (over ${totals.countJudged}${ood ? ` / ${ood.totals.countJudged}` : ''} stated counts)`,
+  );
+  console.log(
+    `consistent        ${consistency.share.toFixed(3)}${oodConsistency ? `   ${oodConsistency.share.toFixed(3)}` : ''}  (descriptions free of self-contradiction and of numbers the picture lacks)`,
   );
   if (report.valImageGain !== null) {
     console.log(
@@ -316,10 +387,11 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   console.log(
-    `on ${totals.images} test pictures; model ${modelDir} (step ${st.step}); total ${formatDuration(report.seconds)}`,
+    `on ${totals.images} ${split} pictures${ood ? ` and ${ood.totals.images} ood pictures` : ''}; ` +
+      `model ${modelDir} (step ${st.step}); total ${formatDuration(report.seconds)}`,
   );
   console.log(
-    `run folder: ${runDir} (report.json, test_predictions.jsonl, metrics.jsonl, loss.png, samples.jsonl)`,
+    `run folder: ${runDir} (report.json, test_predictions.jsonl, ood_predictions.jsonl, metrics.jsonl, loss.png, samples.jsonl)`,
   );
   return 0;
 }

@@ -1,8 +1,10 @@
 /**
  * The measures that need no LLM, for one system's texts: ROUGE against the reference, distinct-n,
  * simple-word share, grammar (link-grammar), object scores (when the things in the picture are known),
- * and the memorisation check (when training texts are given).
+ * consistency (no self-contradiction; against the picture's numbers when known), and the memorisation
+ * check (when training texts are given).
  */
+import { consistencyOf, type ConsistencyTotals } from './consistency.ts';
 import { checkGrammar, type GrammarOptions, type GrammarResult, type GrammarUnavailable } from './grammar.ts';
 import { distinctN, simpleWordShare } from './diversity.ts';
 import { memorization, type MemorizationSummary, type TrainingTextIndex } from './memorization.ts';
@@ -42,6 +44,7 @@ export interface TextMeasures {
   meanWords: number;
   grammar?: Omit<GrammarResult, 'verdicts'> | GrammarUnavailable;
   objects?: ObjectTotals;
+  consistency?: ConsistencyTotals;
   memorization?: MemorizationSummary;
 }
 
@@ -83,14 +86,18 @@ export async function measureTexts(
     const n = withRef.length;
     out.rouge = { rouge1: r1 / n, rouge2: r2 / n, rougeL: rl / n, n };
   }
+  const matcher = opts.matcher ?? (defaultMatcher ??= new ObjectMatcher(loadKnownObjects()));
+  const presentOf = (t: MeasuredText) =>
+    !t.objects ? undefined : t.objects instanceof Map ? t.objects : new Map(Object.entries(t.objects));
   const withObjects = texts.filter((t) => t.objects);
   if (withObjects.length) {
-    const matcher = opts.matcher ?? (defaultMatcher ??= new ObjectMatcher(loadKnownObjects()));
-    const scores = withObjects.map((t) => {
-      const present = t.objects instanceof Map ? t.objects : new Map(Object.entries(t.objects!));
-      return scoreDescription(t.full, present, matcher);
-    });
-    out.objects = totalScores(scores);
+    out.objects = totalScores(withObjects.map((t) => scoreDescription(t.full, presentOf(t)!, matcher)));
+  }
+  if (texts.length) {
+    out.consistency = consistencyOf(
+      texts.map((t) => ({ text: t.full, present: presentOf(t) })),
+      matcher,
+    );
   }
   if (opts.trainIndex)
     out.memorization = memorization(

@@ -100,7 +100,7 @@ const COLOUR_CONTEXT = new Set(
 type Token = { word: string | null; at: number };
 
 /** Lower-case words; punctuation becomes a boundary token (word: null) so number look-back stops there. */
-function tokenize(text: string): Token[] {
+export function tokenize(text: string): Token[] {
   const out: Token[] = [];
   const re = /([a-z]+(?:'[a-z]+)?)|([.,;:!?()"])/g;
   let i = 0;

@@ -206,8 +206,8 @@ export function reportMarkdown(r: Report): string {
 /** The no-LLM measures as a Markdown table, one row per (label, measures). */
 export function measuresTable(rows: [string, TextMeasures][]): string[] {
   const out = [
-    '| system | texts | words | ROUGE-1 | ROUGE-2 | ROUGE-L | distinct-1 | distinct-2 | simple words | grammatical | object recall | object precision | count accuracy | max ROUGE-L vs train | copies |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | texts | words | ROUGE-1 | ROUGE-2 | ROUGE-L | distinct-1 | distinct-2 | simple words | grammatical | object recall | object precision | count accuracy | consistent | max ROUGE-L vs train | copies |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [label, m] of rows) {
     const g = m.grammar;
@@ -218,6 +218,7 @@ export function measuresTable(rows: [string, TextMeasures][]): string[] {
       `| ${label} | ${m.texts} | ${m.meanWords.toFixed(1)} | ${f2(m.rouge?.rouge1)} | ${f2(m.rouge?.rouge2)} | ${f2(m.rouge?.rougeL)} | ` +
         `${f2(m.distinct1)} | ${f2(m.distinct2)} | ${pct(m.simpleWordShare)} | ${gram} | ` +
         `${o ? f2(o.recall) : '–'} | ${o ? f2(o.precision) : '–'} | ${o && o.countJudged ? f2(o.countAccuracy) : '–'} | ` +
+        `${m.consistency ? pct(m.consistency.share) : '–'} | ` +
         `${mem ? f2(mem.meanMaxRougeL) : '–'} | ${mem ? pct(mem.copyShare) : '–'} |`,
     );
   }
@@ -238,6 +239,11 @@ export function measureNotes(parser: Report['grammarParser'], rows: [string, Tex
     if (parser.available && m.grammar && !m.grammar.available)
       notes.push(`Grammatical, ${label}: not measured, ${m.grammar.reason}.`);
   }
+  if (rows.some(([, m]) => m.consistency))
+    notes.push(
+      'Consistent: share of texts free of self-contradiction (one thing named with two numbers, a thing related to itself ' +
+        'as in "a moon watches over a moon") and, where the picture is known, of numbers the picture does not have.',
+    );
   if (rows.some(([, m]) => m.memorization))
     notes.push(
       'max ROUGE-L vs train: mean over texts of the highest ROUGE-L F1 against any training text; copies: share with that ≥ 0.9.',

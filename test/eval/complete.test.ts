@@ -241,6 +241,8 @@ test('auto: offline measures of a model (objects, ROUGE, memorisation, grammar, 
     assert.equal(m.objects!.present, 4);
     assert.ok(m.rouge && m.rouge.n === 4);
     assert.ok(m.memorization && m.memorization.texts === 4);
+    assert.equal(m.consistency!.texts, 4);
+    assert.ok(m.consistency!.share >= 0 && m.consistency!.share <= m.consistency!.selfShare);
     assert.ok(m.grammar && m.grammar.available);
     assert.ok(!('skipped' in r.perplexity) && r.perplexity.samples === 3 && r.perplexity.perplexity > 1);
     // the CLI prints the same as Markdown
@@ -272,6 +274,8 @@ test('auto: offline measures of a model (objects, ROUGE, memorisation, grammar, 
     assert.match(md, /# Offline evaluation of .* \(tiny\)/);
     assert.match(md, /Perplexity: not measured \(not asked for\)/);
     assert.match(md, /\| nanovlm-tiny \| 2 \|/);
+    assert.match(md, /\| consistent \|/);
+    assert.match(md, /Consistent: share of texts free of self-contradiction/);
   } finally {
     f.cleanup();
   }

@@ -87,6 +87,10 @@ test('main job: builds scenes, tokenizer, trains, scores; a second run reuses ev
     't',
     '--eval-count',
     '5',
+    '--ood-count',
+    '6',
+    '--ood-data',
+    'ood',
     '--json',
   ];
   const first = cli(args);
@@ -95,7 +99,17 @@ test('main job: builds scenes, tokenizer, trains, scores; a second run reuses ev
   assert.equal(report.training, 'trained from scratch');
   assert.ok(report.test.images > 0 && report.test.images <= 5);
   assert.ok(report.test.objectRecall >= 0 && report.test.objectRecall <= 1);
+  // Every picture of the out-of-distribution set is scored, whatever its split.
+  assert.equal(report.ood.images, 6);
+  assert.equal(report.ood.layout, 'free');
+  assert.ok(report.ood.objectPrecision >= 0 && report.ood.objectPrecision <= 1);
+  for (const set of [report.test, report.ood]) {
+    assert.ok(set.consistency >= 0 && set.consistency <= set.selfConsistency && set.selfConsistency <= 1);
+    assert.deepEqual(Object.keys(set.contradictions).sort(), ['countConflict', 'selfRelation', 'wrongCount']);
+  }
   for (const f of [
+    'ood/manifest.jsonl',
+    'runs/t/ood_predictions.jsonl',
     'scenes/manifest.jsonl',
     'scenes/tokenizer.json',
     'runs/t/report.json',
@@ -106,12 +120,14 @@ test('main job: builds scenes, tokenizer, trains, scores; a second run reuses ev
   }
   const manifestTime = statSync(path.join(root, 'scenes/manifest.jsonl')).mtimeMs;
   const tokTime = statSync(path.join(root, 'scenes/tokenizer.json')).mtimeMs;
+  const oodTime = statSync(path.join(root, 'ood/manifest.jsonl')).mtimeMs;
   const second = cli(args);
   assert.equal(second.code, 0, second.err);
   const again = JSON.parse(second.out.trim().split('\n').pop()!);
   assert.match(again.training, /^(reused a finished run|resumed at step \d+)$/);
   assert.equal(statSync(path.join(root, 'scenes/manifest.jsonl')).mtimeMs, manifestTime);
   assert.equal(statSync(path.join(root, 'scenes/tokenizer.json')).mtimeMs, tokTime);
+  assert.equal(statSync(path.join(root, 'ood/manifest.jsonl')).mtimeMs, oodTime);
   const other = cli(args.map((a) => (a === 'tiny' ? 'mini' : a)));
   assert.equal(other.code, 2);
   assert.match(other.err, /runs\/t holds a tiny run on short descriptions of scenes; use another --name/);

@@ -106,6 +106,25 @@ export const BACKGROUND_SPECS: Record<BackgroundId, BackgroundSpec> = {
     weather: { clear: 1 },
     horizon: [0, 0],
   },
+  // Free layout only (weight 0: the habitat layout never picks them). Fliers go up in the air, the rest stand.
+  plain: {
+    id: 'plain',
+    weight: 0,
+    zones: ['ground', 'sky'],
+    outdoor: false,
+    times: { day: 1 },
+    weather: { clear: 1 },
+    horizon: [0, 0],
+  },
+  'two-tone': {
+    id: 'two-tone',
+    weight: 0,
+    zones: ['ground', 'sky'],
+    outdoor: false,
+    times: { day: 1 },
+    weather: { clear: 1 },
+    horizon: [0, 0],
+  },
 };
 
 /** Where the water band of a beach ends (fraction of the height); the sand starts there. */

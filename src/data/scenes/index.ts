@@ -14,10 +14,13 @@ import { THINGS } from './catalog.ts';
 import { measureTexts as measure, type TextRecord, type TextStats } from './measure.ts';
 import { renderRange } from './range.ts';
 import { SPLIT_BLOCK, sceneRecord } from './record.ts';
+import { LAYOUTS, type LayoutId } from './types.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
 
-export { sceneRecord, splitOf, type SceneRecord, type SceneMeta } from './record.ts';
+export { composeScene, sceneRecord, splitOf, type SceneRecord, type SceneMeta } from './record.ts';
 export { sceneAt } from './layout.ts';
+export { freeSceneAt } from './free-layout.ts';
+export { LAYOUTS, type LayoutId } from './types.ts';
 export { renderScenePng } from './render.ts';
 export { describeScene } from './text/index.ts';
 export { LENGTH_RULES, meetsLengthRule, isFamiliarWord, type TextStats } from './measure.ts';
@@ -30,6 +33,8 @@ export interface GenerateOptions {
   out: string;
   count: number;
   seed?: number;
+  /** How the pictures are composed (default `habitat`; `free` is the out-of-distribution layout). */
+  layout?: LayoutId;
   /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
@@ -50,7 +55,7 @@ function isScenesFolder(dir: string): boolean {
   }
 }
 
-function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
+function checkOptions(o: GenerateOptions): { seed: number; workers: number; layout: LayoutId } {
   if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_SCENES) {
     throw new UserError(`scenes: count must be a whole number from 1 to ${MAX_SCENES}, got ${o.count}`);
   }
@@ -63,6 +68,10 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new UserError(`scenes: workers must be a whole number from 0 to 64, got ${o.workers}`);
   }
+  const layout = o.layout ?? 'habitat';
+  if (!LAYOUTS.includes(layout)) {
+    throw new UserError(`scenes: layout must be one of ${LAYOUTS.join(', ')}, got ${String(o.layout)}`);
+  }
   if (!o.out) throw new UserError('scenes: an output folder is required');
   if (existsSync(o.out)) {
     if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
@@ -70,14 +79,14 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number } {
       throw new UserError(`${o.out}: folder exists and is not empty; choose a new folder or allow overwriting it`);
     }
   }
-  return { seed, workers };
+  return { seed, workers, layout };
 }
 
 /** Writes `count` scenes into the dataset folder `out`. Prints nothing; progress goes to `onProgress`. */
 export async function generateScenes(
   opts: GenerateOptions,
 ): Promise<{ count: number; seconds: number; workers: number }> {
-  const { seed, workers } = checkOptions(opts);
+  const { seed, workers, layout } = checkOptions(opts);
   const t0 = performance.now();
   const total = opts.count;
   await writeDirAtomic(path.resolve(opts.out), async (dir) => {
@@ -101,9 +110,9 @@ export async function generateScenes(
       const jobs: WorkerJob[] = [];
       for (let s = 0; s < total; s += chunk) jobs.push({ start: s, end: Math.min(total, s + chunk) });
       if (workers === 0) {
-        for (const job of jobs) accept(job.start, await renderRange(seed, dir, job.start, job.end));
+        for (const job of jobs) accept(job.start, await renderRange(seed, layout, dir, job.start, job.end));
       } else {
-        await runWorkers(Math.min(workers, jobs.length), seed, dir, jobs, accept);
+        await runWorkers(Math.min(workers, jobs.length), seed, layout, dir, jobs, accept);
       }
       if (next !== total) throw new Error(`scenes: internal error, wrote ${next} of ${total} records`);
       fsyncSync(manifest);
@@ -113,6 +122,7 @@ export async function generateScenes(
     const info = {
       source: SOURCE,
       seed,
+      ...(layout === 'habitat' ? {} : { layout }),
       count: total,
       splits: { train: 0.88, val: 0.1, test: 0.02, block: SPLIT_BLOCK },
       artwork: '@iconify-json/fluent-emoji-flat (MIT)',
@@ -134,6 +144,7 @@ const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))
 function runWorkers(
   n: number,
   seed: number,
+  layout: LayoutId,
   dir: string,
   jobs: WorkerJob[],
   accept: (start: number, lines: string[]) => void,
@@ -150,7 +161,7 @@ function runWorkers(
       reject(err);
     };
     for (let k = 0; k < n; k++) {
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, dir } });
+      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir } });
       pool.push(worker);
       const feed = () => worker.postMessage(queue.shift() ?? null);
       worker.on('message', (reply: WorkerReply) => {
@@ -170,10 +181,10 @@ function runWorkers(
 }
 
 /** The texts of scenes 0..count-1 without drawing them (fast: for statistics). */
-export function sceneTexts(seed: number, count: number, start = 0): TextRecord[] {
+export function sceneTexts(seed: number, count: number, start = 0, layout: LayoutId = 'habitat'): TextRecord[] {
   const out: TextRecord[] = [];
   for (let i = start; i < start + count; i++) {
-    const { record } = sceneRecord(seed, i);
+    const { record } = sceneRecord(seed, i, layout);
     out.push({ captions: record.captions, short: record.short, long: record.long });
   }
   return out;

@@ -11,8 +11,8 @@ import type { BackgroundId, Depth, Group, HPos, Item, Scene, SizeWord, TimeOfDay
 const SKY_BODIES = new Set(['sun', 'moon', 'star', 'cloud', 'rainbow']);
 const ZONE_PAINT_ORDER: Zone[] = ['sky', 'space', 'air', 'water', 'ground'];
 
-function weighted<T extends string>(rng: Rng, table: Partial<Record<T, number>>): T {
-  const entries = Object.entries(table) as [T, number][];
+export function weighted<T extends string>(rng: Rng, table: Partial<Record<T, number>>): T {
+  const entries = (Object.entries(table) as [T, number][]).filter(([, w]) => w > 0);
   let total = 0;
   for (const [, w] of entries) total += w;
   let r = rng.next() * total;
@@ -23,7 +23,7 @@ function weighted<T extends string>(rng: Rng, table: Partial<Record<T, number>>)
   return entries[entries.length - 1]![0];
 }
 
-function uniform(rng: Rng, lo: number, hi: number): number {
+export function uniform(rng: Rng, lo: number, hi: number): number {
   return lo + (hi - lo) * rng.next();
 }
 
@@ -222,7 +222,7 @@ function depthOf(items: Item[], zone: Zone, bg: BackgroundId): Depth {
   return mean < 0.3 ? 'near' : mean > 0.65 ? 'far' : 'middle';
 }
 
-function sizeOf(items: Item[]): SizeWord {
+export function sizeOf(items: Item[]): SizeWord {
   const mean = items.reduce((a, i) => a + i.size, 0) / items.length;
   return mean >= 78 ? 'big' : mean <= 42 ? 'small' : 'medium';
 }

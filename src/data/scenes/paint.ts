@@ -4,6 +4,7 @@
  */
 import type { Rng } from '../../util/rng.ts';
 import { SIZE } from './backgrounds.ts';
+import { PLAIN_COLOURS } from './free-layout.ts';
 import type { Scene, TimeOfDay, Weather } from './types.ts';
 
 type RGB = [number, number, number];
@@ -147,6 +148,15 @@ export function backgroundSvg(scene: Scene, rng: Rng): string {
     }
     case 'sky':
       break;
+    case 'plain':
+    case 'two-tone': {
+      const p = scene.plain!;
+      const [a, b] = p.colours.map((c) => vary(rng, PLAIN_COLOURS[c]!, 6));
+      body.push(`<rect width="${SIZE}" height="${SIZE}" fill="${a}"/>`);
+      if (b && p.split === 'across') body.push(`<rect y="${p.at}" width="${SIZE}" height="${SIZE - p.at}" fill="${b}"/>`);
+      if (b && p.split === 'down') body.push(`<rect x="${p.at}" width="${SIZE - p.at}" height="${SIZE}" fill="${b}"/>`);
+      break;
+    }
     case 'sea': {
       defs.push(gradient('w', vary(rng, '#2fa3dc'), vary(rng, '#0c3f7a')));
       body.push(`<rect width="${SIZE}" height="${SIZE}" fill="url(#w)"/>`);

@@ -3,11 +3,18 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sceneRecord } from './record.ts';
 import { renderScenePng } from './render.ts';
+import type { LayoutId } from './types.ts';
 
-export async function renderRange(seed: number, dir: string, start: number, end: number): Promise<string[]> {
+export async function renderRange(
+  seed: number,
+  layout: LayoutId,
+  dir: string,
+  start: number,
+  end: number,
+): Promise<string[]> {
   const lines: string[] = [];
   for (let i = start; i < end; i++) {
-    const { scene, record } = sceneRecord(seed, i);
+    const { scene, record } = sceneRecord(seed, i, layout);
     await writeFile(path.join(dir, record.image), await renderScenePng(scene));
     lines.push(JSON.stringify(record));
   }

@@ -3,9 +3,15 @@
  * work any way and still produce the same data set.
  */
 import { Rng, hash32 } from '../../util/rng.ts';
+import { freeSceneAt } from './free-layout.ts';
 import { sceneAt } from './layout.ts';
 import { describeScene } from './text/index.ts';
-import type { Scene } from './types.ts';
+import type { LayoutId, PlainBackground, Scene } from './types.ts';
+
+/** The scene with the given index, composed by the given layout. */
+export function composeScene(seed: number, index: number, layout: LayoutId = 'habitat'): Scene {
+  return layout === 'free' ? freeSceneAt(seed, index) : sceneAt(seed, index);
+}
 
 export type Split = 'train' | 'val' | 'test';
 
@@ -56,6 +62,10 @@ export interface SceneMeta {
     boxes: [number, number, number, number][];
   }[];
   decor: { clouds: number; dotStars: boolean };
+  /** Only in free-layout records. */
+  layout?: 'free';
+  /** Only for plain and two-tone backgrounds: the colour words and how they are split. */
+  plain?: PlainBackground;
 }
 
 export function sceneMeta(scene: Scene): SceneMeta {
@@ -77,12 +87,18 @@ export function sceneMeta(scene: Scene): SceneMeta {
       boxes: g.items.map((i) => [Math.round(i.x - i.size / 2), Math.round(i.y - i.size / 2), i.size, i.size]),
     })),
     decor: scene.decor,
+    ...(scene.layout ? { layout: scene.layout } : {}),
+    ...(scene.plain ? { plain: scene.plain } : {}),
   };
 }
 
 /** The scene and its record (everything but the picture's bytes). */
-export function sceneRecord(seed: number, index: number): { scene: Scene; record: SceneRecord } {
-  const scene = sceneAt(seed, index);
+export function sceneRecord(
+  seed: number,
+  index: number,
+  layout: LayoutId = 'habitat',
+): { scene: Scene; record: SceneRecord } {
+  const scene = composeScene(seed, index, layout);
   const texts = describeScene(scene);
   const record: SceneRecord = {
     id: String(index + 1).padStart(6, '0'),

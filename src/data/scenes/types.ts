@@ -11,6 +11,9 @@ export const BACKGROUNDS = [
   'street',
   'desert',
   'space',
+  // Only in the free layout: a flat colour, or two colours split across or down the middle.
+  'plain',
+  'two-tone',
 ] as const;
 export type BackgroundId = (typeof BACKGROUNDS)[number];
 
@@ -52,6 +55,22 @@ export interface Group {
   items: Item[];
 }
 
+/**
+ * How scenes are composed. `habitat`: things only where they belong, with perspective and decor (the
+ * training data). `free`: any thing on any background (also plain and two-tone ones), any size and place,
+ * 1-3 kinds, no decor: an out-of-distribution test of whether a model sees the things themselves.
+ */
+export const LAYOUTS = ['habitat', 'free'] as const;
+export type LayoutId = (typeof LAYOUTS)[number];
+
+/** The colours of a plain background: one colour word, or two split `across` (top/bottom) or `down` (left/right). */
+export interface PlainBackground {
+  colours: [string] | [string, string];
+  split: 'none' | 'across' | 'down';
+  /** Where the two colours meet, in pixels from the top (across) or the left (down); 0 for one colour. */
+  at: number;
+}
+
 export interface Scene {
   seed: number;
   index: number;
@@ -65,4 +84,8 @@ export interface Scene {
   /** Decoration drawn but not counted as a thing: grey weather clouds, tiny dot stars. */
   decor: { clouds: number; dotStars: boolean };
   groups: Group[];
+  /** Set only for the free layout (the habitat layout leaves both out, so its records are unchanged). */
+  layout?: 'free';
+  /** The colours of a `plain` or `two-tone` background. */
+  plain?: PlainBackground;
 }

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { renderRange } from './range.ts';
+import type { LayoutId } from './types.ts';
 
 export interface WorkerJob {
   start: number;
@@ -11,7 +12,7 @@ export interface WorkerJob {
 }
 export type WorkerReply = { start: number; lines: string[] } | { error: string };
 
-const { seed, dir } = workerData as { seed: number; dir: string };
+const { seed, layout, dir } = workerData as { seed: number; layout: LayoutId; dir: string };
 const port = parentPort!;
 port.on('message', async (job: WorkerJob | null) => {
   if (job === null) {
@@ -19,7 +20,7 @@ port.on('message', async (job: WorkerJob | null) => {
     return;
   }
   try {
-    port.postMessage({ start: job.start, lines: await renderRange(seed, dir, job.start, job.end) } satisfies WorkerReply);
+    port.postMessage({ start: job.start, lines: await renderRange(seed, layout, dir, job.start, job.end) } satisfies WorkerReply);
   } catch (e) {
     port.postMessage({ error: (e as Error).stack ?? String(e) } satisfies WorkerReply);
   }

@@ -5,6 +5,7 @@
 import type { Rng } from '../../../util/rng.ts';
 import type { Scene, Zone } from '../types.ts';
 import { NUMBER_WORDS, agree, article, capitalise, chooseWeighted, joinList } from './grammar.ts';
+import { PLAIN_AIR, plainWords } from './plain.ts';
 import { relationsBetween, refsOf, type Ref } from './refs.ts';
 
 const SETTING: Record<string, { np: string[]; on: string[] }> = {
@@ -46,6 +47,11 @@ const SETTING: Record<string, { np: string[]; on: string[] }> = {
     on: ['in outer space', 'against the darkness of space', 'in space'],
   },
 };
+
+/** The adult words for the scene's setting (plain backgrounds have them from their colours). */
+function settingOf(s: Scene): { np: string[]; on: string[] } {
+  return plainWords(s) ?? SETTING[s.background]!;
+}
 
 const PREFIXES = [
   'an illustration of',
@@ -114,7 +120,8 @@ function participle(r: Ref, plural: boolean): string[] {
 }
 
 function zoneWhere(rng: Rng, s: Scene, zone: Zone): string {
-  const setting = SETTING[s.background]!;
+  const setting = settingOf(s);
+  if (s.plain) return rng.pick(zone === 'ground' ? setting.on : PLAIN_AIR);
   switch (zone) {
     case 'ground':
       return rng.pick(setting.on);
@@ -143,7 +150,7 @@ function caption(rng: Rng, s: Scene, refs: Ref[]): string {
   const list = joinList(null, nouns.map((n) => n.text));
   const plural = refs.length > 1 || nouns[0]!.plural;
   const zones = [...new Set(refs.map((r) => r.g.zone))];
-  const setting = SETTING[s.background]!;
+  const setting = settingOf(s);
   const suffix = rng.next() < 0.55 ? timeSuffix(rng, s) : null;
   const tail = suffix ? ` ${suffix}` : '';
   // Where each zone's things are, e.g. "two dogs on a grassy field with a kite in the sky".
@@ -180,7 +187,7 @@ function positioned(rng: Rng, s: Scene, refs: Ref[], nouns: string[]): string | 
     const depth = r.g.depth === 'far' ? ' in the background' : r.g.depth === 'near' ? ' in the foreground' : '';
     return `${nouns[i]} ${pos}${rng.next() < 0.5 ? depth : ''}`;
   });
-  return `${joinList(null, parts)} ${rng.pick(SETTING[s.background]!.on)}`;
+  return `${joinList(null, parts)} ${rng.pick(settingOf(s).on)}`;
 }
 
 /** "a dog next to two balls on a grassy field, with a tree". */
@@ -195,7 +202,7 @@ function related(rng: Rng, s: Scene, refs: Ref[], nouns: string[]): string | nul
       const words = { 'left of': 'to the left of', 'right of': 'to the right of', above: 'above', below: 'below', 'in front of': 'in front of', behind: 'behind', 'next to': rng.pick(['next to', 'beside', 'near']) }[rel];
       const rest = nouns.filter((_, k) => k !== i && k !== j);
       const main = `${nouns[i]} ${words} ${nouns[j]}`;
-      const where = refs[i]!.g.zone === 'ground' ? ` ${rng.pick(SETTING[s.background]!.on)}` : '';
+      const where = refs[i]!.g.zone === 'ground' ? ` ${rng.pick(settingOf(s).on)}` : '';
       return rest.length ? `${main}${where}, with ${joinList(null, rest)}` : `${main}${where}`;
     }
   }
@@ -215,7 +222,7 @@ export function captions(rng: Rng, scene: Scene): string[] {
   // shortest form first, with a prefix when they would be too short.
   for (let k = 0; out.length < 5; k++) {
     const list = joinList(null, rng.shuffle(refs.slice()).map((r) => adultNoun(rng, r, false, k > 20).text));
-    const where = SETTING[scene.background]!.on;
+    const where = settingOf(scene).on;
     let c = `${list} ${where[k % where.length]}`;
     if (c.split(' ').length < 8) c = `${PREFIXES[k % PREFIXES.length]} ${c}`;
     c = capitalise(c) + '.';

@@ -9,6 +9,7 @@ import { BACKGROUND_SPECS } from '../backgrounds.ts';
 import type { Scene, Zone } from '../types.ts';
 import { NUMBER_WORDS, agree, chooseWeighted, joinList, sentence, wordCount, type Alt } from './grammar.ts';
 import { ideasFor, pairIdeas } from './ideas.ts';
+import { plainWords } from './plain.ts';
 import {
   countNoun,
   positionPhrase,
@@ -227,7 +228,8 @@ function placeOnly(w: Writer): string {
     space: ['we are far out in space', 'space is dark and very big', 'it is dark and quiet up in space', 'space is black and has no end'],
     sky: ['we are up high in the sky', 'the sky is big and wide', 'everything is up in the air here', 'the sky goes on and on'],
   };
-  return chooseWeighted(w.rng, byBg[s.background]!.map((a) => [1, a] as [number, Alt]));
+  const alts = plainWords(s)?.setting ?? byBg[s.background]!;
+  return chooseWeighted(w.rng, alts.map((a) => [1, a] as [number, Alt]));
 }
 
 function setting(w: Writer): Clause {

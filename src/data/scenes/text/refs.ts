@@ -8,6 +8,7 @@ import { BACKGROUND_SPECS } from '../backgrounds.ts';
 import { thing, type Thing } from '../catalog.ts';
 import type { Group, Item, Scene, Zone } from '../types.ts';
 import { NUMBER_WORDS, article, choose } from './grammar.ts';
+import { PLAIN_AIR, plainWords } from './plain.ts';
 
 /** A group with what the text needs about it. */
 export interface Ref {
@@ -113,6 +114,8 @@ const FLOATERS = new Set(['boat', 'duck', 'swan']);
 /** Where a zone of the picture is, in a child's words. */
 export function zonePlace(rng: Rng, scene: Scene, zone: Zone, name?: string): string {
   const dark = scene.time === 'night';
+  const plain = plainWords(scene);
+  if (plain) return rng.pick(zone === 'ground' ? plain.place : PLAIN_AIR);
   switch (zone) {
     case 'ground':
       return rng.pick(GROUND_PLACES[scene.background] ?? ['on the ground']);
