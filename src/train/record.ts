@@ -17,6 +17,9 @@ import { UNFITTED } from './setup.ts';
 import { STATE_VERSION, emptyWindow, type RunCounters, type TrainerState } from './state.ts';
 import type { StepResult } from './step.ts';
 
+const roundAll = (o: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
+
 /** Between validations the curve picture follows the log at most this often. */
 const CURVE_REFRESH_MS = 60_000;
 
@@ -33,6 +36,8 @@ export class Recorder {
   private winStart = performance.now();
   private winSamples = 0;
   private rate = 0;
+  /** The last measured step's norms per part, written with the next metrics row. */
+  private parts: StepResult['parts'] | null = null;
 
   constructor(
     { runDir, cfg, state }: Run,
@@ -61,6 +66,7 @@ export class Recorder {
     w.loss += s.loss;
     w.gradNorm += s.gradNorm;
     w.steps++;
+    if (s.parts) this.parts = s.parts;
   }
 
   /** Writes the window's averages as a metrics row and starts a new window. */
@@ -76,7 +82,11 @@ export class Recorder {
         grad_norm: round(w.gradNorm / w.steps),
         samples_per_s: Number(this.rate.toFixed(2)),
         time: Number(trainSeconds.toFixed(1)),
+        ...(this.parts
+          ? { grad_parts: roundAll(this.parts.grad), update_parts: roundAll(this.parts.update) }
+          : {}),
       });
+      this.parts = null;
       if (performance.now() - this.curveTime > CURVE_REFRESH_MS) await this.refreshCurve();
     }
     this.c.window = emptyWindow();

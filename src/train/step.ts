@@ -9,6 +9,7 @@ import type { Batch } from '../data/loader.ts';
 import type { TrainConfig } from './config.ts';
 import { UserError } from '../util/errors.ts';
 import { batchLoss, type VLM } from './model-bridge.ts';
+import { gradNorms, snapshot, updateNorms, type PartNorms } from './part-norms.ts';
 
 /** What a step updates: the model's parameters, through the optimizer, as the config says. */
 export interface Trainee {
@@ -26,6 +27,8 @@ export interface StepResult {
   applied: boolean;
   /** Pictures the step read. */
   samples: number;
+  /** Gradient norms (before clipping) and relative update sizes per model part, when asked for. */
+  parts?: { grad: PartNorms; update: PartNorms };
 }
 
 /** The loss a piece of a batch is trained on (a scalar tensor recorded for backward). */
@@ -37,6 +40,7 @@ export async function trainStep(
   { model, params, optimizer, tc }: Trainee,
   nextBatch: () => Promise<Batch>,
   lr: number,
+  { measureParts = false }: { measureParts?: boolean } = {},
 ): Promise<StepResult> {
   optimizer.zeroGrad();
   let loss = 0;
@@ -58,10 +62,13 @@ export async function trainStep(
     }
     samples += batch.size;
   }
+  const grad = measureParts ? gradNorms(params) : null;
   const gradNorm = clipGradNorm(params, tc.gradClip > 0 ? tc.gradClip : Infinity);
   const applied = Number.isFinite(gradNorm) && Number.isFinite(loss);
+  const before = grad && applied ? snapshot(params) : null;
   if (applied) optimizer.step(lr);
-  return { loss, gradNorm, applied, samples };
+  const parts = grad ? { grad, update: before ? updateNorms(params, before) : {} } : undefined;
+  return { loss, gradNorm, applied, samples, ...(parts ? { parts } : {}) };
 }
 
 /** Cuts a batch into pieces of at most `rows` rows (views, no copies); the whole batch when rows is 0. */

@@ -135,7 +135,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
         break;
       }
       const lr = learningRate(c.step, { ...tc, totalSteps });
-      const s = await trainStep(trainee, () => trainLoader.next(), lr);
+      const measureParts = (c.step + 1) % tc.logEvery === 0;
+      const s = await trainStep(trainee, () => trainLoader.next(), lr, { measureParts });
       guard.check(s, c.step + 1);
       rec.addStep(s);
       lastLoss = s.loss;
