@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { parseCommand, runSubcommand, type CommandSpec, type Schema, type Subcommands } from './args.ts';
 import { UserError } from '../util/errors.ts';
+import type { LayoutId } from '../data/scenes/types.ts';
 import { Progress } from '../util/progress.ts';
 
 const SUBCOMMANDS: Subcommands = {
@@ -38,8 +39,8 @@ const scenesSpec = {
     seed: { type: 'integer', help: 'random seed (same seed → same dataset)', default: 1 },
     layout: {
       type: 'string',
-      help: 'habitat: things where they belong (training data); free: anything on any background, also plain and two-tone (out-of-distribution test)',
-      choices: ['habitat', 'free'],
+      help: 'habitat: things where they belong (training data); free: anything on any background, also plain and two-tone (out-of-distribution test); mixed: habitat with a third of the train split placed freely on habitat backgrounds (weaker habits)',
+      choices: ['habitat', 'free', 'mixed'],
       default: 'habitat',
     },
     workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },
@@ -65,7 +66,7 @@ async function scenes(argv: string[]): Promise<number> {
     out: o.out,
     count: o.count,
     seed: o.seed,
-    layout: o.layout as 'habitat' | 'free',
+    layout: o.layout as LayoutId,
     workers: o.workers ?? Math.max(1, os.availableParallelism()),
     onProgress: (done: number) => bar.update(done),
   });

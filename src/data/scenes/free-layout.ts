@@ -39,6 +39,11 @@ const BACKGROUND_WEIGHTS: Record<BackgroundId, number> = {
   space: 4,
 };
 
+/** The free layout's backgrounds without the plain and two-tone ones (the `mixed` layout's training scenes). */
+const PHOTO_LIKE_WEIGHTS: Partial<Record<BackgroundId, number>> = Object.fromEntries(
+  Object.entries(BACKGROUND_WEIGHTS).filter(([bg]) => bg !== 'plain' && bg !== 'two-tone'),
+);
+
 const SIZE_RANGES: Record<'small' | 'medium' | 'big', [number, number]> = {
   small: [22, 42],
   medium: [46, 76],
@@ -140,9 +145,13 @@ function placeFree(rng: Rng, scene: Scene, zone: Zone, count: number, target: nu
 }
 
 /** The free-layout scene with the given index of the data set made from `seed`. */
-export function freeSceneAt(seed: number, index: number): Scene {
+export function freeSceneAt(
+  seed: number,
+  index: number,
+  { plainBackgrounds = true }: { plainBackgrounds?: boolean } = {},
+): Scene {
   const rng = new Rng(hash32((seed ^ 0xf7ee1a) >>> 0, index));
-  const background = weighted(rng, BACKGROUND_WEIGHTS);
+  const background = weighted(rng, plainBackgrounds ? BACKGROUND_WEIGHTS : PHOTO_LIKE_WEIGHTS);
   const spec = BACKGROUND_SPECS[background];
   const time = weighted(rng, spec.times);
   const horizon = spec.horizon[1] > 0 ? Math.round(SIZE * uniform(rng, spec.horizon[0], spec.horizon[1])) : 0;

@@ -10,7 +10,14 @@ import type { LayoutId, PlainBackground, Scene } from './types.ts';
 
 /** The scene with the given index, composed by the given layout. */
 export function composeScene(seed: number, index: number, layout: LayoutId = 'habitat'): Scene {
-  return layout === 'free' ? freeSceneAt(seed, index) : sceneAt(seed, index);
+  if (layout === 'free') return freeSceneAt(seed, index);
+  if (layout === 'mixed' && isMixedFree(seed, index)) return freeSceneAt(seed, index, { plainBackgrounds: false });
+  return sceneAt(seed, index);
+}
+
+/** Whether the `mixed` layout composes scene `index` freely: a third of the train split, nothing else. */
+export function isMixedFree(seed: number, index: number): boolean {
+  return splitOf(seed, index) === 'train' && hash32((seed ^ 0x3171ed) >>> 0, index) % 3 === 0;
 }
 
 export type Split = 'train' | 'val' | 'test';
