@@ -18,7 +18,7 @@ import { Tensor, withStepScope } from '../src/tensor/tensor.ts';
 import { AdamW, initWeights } from '../src/nn/index.ts';
 import { Rng } from '../src/util/rng.ts';
 import { pythonWithTorch, peerEnv, INSTALL_TORCH_HINT } from '../tools/reference/python.ts';
-import { TinyGpt } from '../test/nn/tiny-gpt.ts';
+import { TinyGpt } from '../tools/fixtures/tiny-gpt.ts';
 
 const CONFIG = { layers: 4, dim: 256, heads: 4, seq: 128, batch: 16, vocab: 4096 };
 const TARGET_SPEEDUP = 1 / 0.8;

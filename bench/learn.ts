@@ -18,7 +18,7 @@ import { isPresetName, PRESET_NAMES } from '../src/model/config.ts';
 import { train } from '../src/train/trainer.ts';
 import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../src/train/checkpoint.ts';
 import { loadTrainerState } from '../src/train/state.ts';
-import { scoreTestSplit } from '../src/cli/main-job.ts';
+import { scoreTestSplit } from '../src/eval/score-split.ts';
 import { mainJobSettings } from '../src/train/recipe.ts';
 import { OOD_DEFAULTS, ensureOodSet } from '../src/cli/ood-set.ts';
 

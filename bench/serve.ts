@@ -17,11 +17,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { parseArgs } from '../src/cli/args.ts';
 import { configFor, createModel, saveModel } from '../src/model/index.ts';
 import { MIN_VOCAB_SIZE, trainTokenizer } from '../src/tokenizer/index.ts';
+import { bombPng } from '../tools/fixtures/png-bomb.ts';
 
 const args = parseArgs(process.argv.slice(2), {
   name: 'bench serve',
@@ -54,37 +54,6 @@ async function tinyModel(): Promise<{ dir: string; cleanup: () => void }> {
     generation: { do_sample: true, temperature: 1, max_new_tokens: 24 },
   });
   return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-function pngChunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(data.length);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32BE(crc32(body));
-  return Buffer.concat([head, body, tail]);
-}
-/** A PNG declaring 60000×60000 pixels with almost nothing behind it. */
-function bombPng(): Buffer<ArrayBuffer> {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(60000, 0);
-  ihdr.writeUInt32BE(60000, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([
-    sig,
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(Buffer.alloc(4096))),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]) as Buffer<ArrayBuffer>;
 }
 
 interface Req {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { trainTokenizer, Tokenizer } from '../src/tokenizer/index.ts';
-import { sceneTexts } from '../test/tokenizer/fixtures.ts';
+import { sceneTexts } from '../tools/fixtures/texts.ts';
 
 const arg = process.argv.indexOf('--scenes');
 const scenes = arg > 0 ? Number(process.argv[arg + 1]) : 30_000;

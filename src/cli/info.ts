@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs, formatHelp, applyOverrides, type CommandSpec, type Schema } from './args.ts';
+import { parseArgs, formatHelp, type CommandSpec, type Schema } from './args.ts';
+import { applyOverrides } from '../util/overrides.ts';
 import {
   countFlops,
   countParams,

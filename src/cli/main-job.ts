@@ -23,7 +23,7 @@ import { printSummary } from './train.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { formatDuration, Progress } from '../util/progress.ts';
-import { MANIFEST, openDataset, type Dataset, type DatasetRecord } from '../data/dataset.ts';
+import { MANIFEST, openDataset } from '../data/dataset.ts';
 import { generateScenes } from '../data/scenes/index.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { isPresetName } from '../model/config.ts';
@@ -32,17 +32,14 @@ import { mainJobSettings } from '../train/recipe.ts';
 import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../train/checkpoint.ts';
 import { loadTrainerState } from '../train/state.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
-import { describeImages, loadModelFolder } from '../train/model-bridge.ts';
 import {
-  ObjectMatcher,
-  loadKnownObjects,
-  presentFromMeta,
-  scoreDescription,
-  totalScores,
-  type ObjectTotals,
-} from '../eval/objects.ts';
+  objectReport,
+  predictionConsistency,
+  scoreTestSplit,
+  type ScoredPrediction,
+} from '../eval/score-split.ts';
+import type { ObjectTotals } from '../eval/objects.ts';
 import { readMetrics } from '../train/metrics.ts';
-import { consistencyOf, type ConsistencyTotals } from '../eval/consistency.ts';
 import { OOD_DEFAULTS, ensureOodSet } from './ood-set.ts';
 
 const options = {
@@ -97,76 +94,6 @@ const spec: CommandSpec<typeof options> = {
   allowExtra: true,
   options,
 };
-
-export interface ScoredPrediction {
-  id: string;
-  image: string;
-  generated: string;
-  reference: string;
-  present: Record<string, number>;
-  named: { name: string; count: number | null }[];
-}
-
-/** Scores greedy descriptions of test pictures against their scene graphs. */
-export async function scoreTestSplit(
-  modelDir: string,
-  dataset: Dataset,
-  {
-    limit = 0,
-    field = 'short',
-    quiet = false,
-    split = 'test',
-  }: { limit?: number; field?: 'short' | 'long'; quiet?: boolean; split?: 'test' | 'val' | 'all' } = {},
-): Promise<{ totals: ObjectTotals; predictions: ScoredPrediction[] }> {
-  const { model, tokenizer } = await loadModelFolder(modelDir);
-  let records: DatasetRecord[] = dataset.records.filter(
-    (r) => (split === 'all' || r.split === split) && r.meta,
-  );
-  if (!records.length) throw new UserError(`${dataset.dir}: no ${split} pictures with scene meta to score`);
-  if (limit > 0) records = records.slice(0, limit);
-  const matcher = new ObjectMatcher(loadKnownObjects());
-  const progress = new Progress({ total: records.length, label: 'describe', unit: 'img', quiet });
-  const texts: string[] = [];
-  const chunk = 64;
-  for (let i = 0; i < records.length; i += chunk) {
-    texts.push(...(await describeImages(model, tokenizer, dataset, records.slice(i, i + chunk))));
-    progress.update(texts.length);
-  }
-  progress.finish();
-  const scores = records.map((r, i) => scoreDescription(texts[i]!, presentFromMeta(r.meta), matcher));
-  const predictions = records.map((r, i) => ({
-    id: r.id,
-    image: r.image,
-    generated: texts[i]!,
-    reference: String(r[field] ?? ''),
-    present: Object.fromEntries(scores[i]!.present),
-    named: scores[i]!.named.map(({ name, count }) => ({ name, count })),
-  }));
-  return { totals: totalScores(scores), predictions };
-}
-
-/** Consistency of scored descriptions (no self-contradiction, no number the picture does not have). */
-export function predictionConsistency(predictions: readonly ScoredPrediction[]): ConsistencyTotals {
-  const matcher = new ObjectMatcher(loadKnownObjects());
-  return consistencyOf(
-    predictions.map((p) => ({ text: p.generated, present: new Map(Object.entries(p.present)) })),
-    matcher,
-  );
-}
-
-/** Object and consistency scores of one picture set as they go into report.json. */
-export function objectReport(t: ObjectTotals, c: ConsistencyTotals) {
-  return {
-    images: t.images,
-    objectRecall: Number(t.recall.toFixed(4)),
-    objectPrecision: Number(t.precision.toFixed(4)),
-    countAccuracy: Number(t.countAccuracy.toFixed(4)),
-    countJudged: t.countJudged,
-    consistency: Number(c.share.toFixed(4)),
-    selfConsistency: Number(c.selfShare.toFixed(4)),
-    contradictions: c.byKind,
-  };
-}
 
 function manifestCount(dir: string): number {
   const file = path.join(dir, MANIFEST);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCommand, type CommandSpec, type Schema } from './args.ts';
-import { predictionConsistency, scoreTestSplit } from './main-job.ts';
+import { predictionConsistency, scoreTestSplit } from '../eval/score-split.ts';
 import { mainJobSettings } from '../train/recipe.ts';
 import { OOD_DEFAULTS, ensureOodSet } from './ood-set.ts';
 import { openDataset, type Dataset } from '../data/dataset.ts';

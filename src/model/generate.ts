@@ -1,23 +1,20 @@
 /**
- * Text generation with a KV cache.
+ * Text generation: batching and sampling around the decoder's KV-cache path (`Decoder.decode`).
  *
- * Each image is encoded once (vision encoder + connector, under noGrad). The decoder then runs on the
- * backend's kernels directly, with preallocated buffers: a prefill pass over every row's prefix
- * [image token(s)] [BOS] prompt..., then one position per step, each layer appending its keys and
- * values to a cache [B, Tmax, C] that the attention kernel reads in place (kvBatchStride = Tmax·C).
+ * Each image is encoded once (vision encoder + connector, under noGrad). The decoder then runs a
+ * prefill pass over every row's prefix [image token(s)] [BOS] prompt..., then one position per step,
+ * each block appending its keys and values to the cache.
  *
  * Rows whose prefixes differ in length are LEFT-padded to a common length: a key mask hides the
  * padding, and positions are counted per row from its first real token, so each row computes exactly
  * what it would alone. Finished rows (EOS, length, abort) are dropped from the batch by compacting the
  * cache, so the remaining ones do not pay for them.
  */
-import type { F } from '../tensor/backend.ts';
-import { backend } from '../tensor/backends/index.ts';
+import { DecoderScratch, KVCache } from '../nn/index.ts';
 import { Tensor, noGrad } from '../tensor/tensor.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { imageTokenCount } from './config.ts';
-import type { Decoder } from './decoder.ts';
 import type { NanoVLM } from './nanovlm.ts';
 import { sampleToken, type SamplingOptions } from './sampling.ts';
 
@@ -62,148 +59,6 @@ export interface BatchOptions {
 }
 
 export const DEFAULT_MAX_NEW_TOKENS = 64;
-
-/** Keys and values of every decoder layer for B rows of up to Tmax positions, [B, Tmax, C] each. */
-export class KVCache {
-  readonly k: Float32Array[];
-  readonly v: Float32Array[];
-  /** Positions filled (the same for every row: shorter prefixes are left-padded). */
-  length = 0;
-  constructor(
-    readonly layers: number,
-    public rows: number,
-    readonly maxLength: number,
-    readonly channels: number,
-  ) {
-    const n = rows * maxLength * channels;
-    this.k = Array.from({ length: layers }, () => new Float32Array(n));
-    this.v = Array.from({ length: layers }, () => new Float32Array(n));
-  }
-  /** Keeps only the rows in `keep` (ascending), moved to the front. */
-  compact(keep: readonly number[]): void {
-    const span = this.maxLength * this.channels;
-    const used = this.length * this.channels;
-    keep.forEach((from, to) => {
-      if (from === to) return;
-      for (let l = 0; l < this.layers; l++) {
-        this.k[l]!.copyWithin(to * span, from * span, from * span + used);
-        this.v[l]!.copyWithin(to * span, from * span, from * span + used);
-      }
-    });
-    this.rows = keep.length;
-  }
-}
-
-/** Grows-on-demand scratch buffers, so steps allocate nothing once warm. */
-export class DecoderScratch {
-  private bufs = new Map<string, Float32Array>();
-  get(name: string, n: number): Float32Array {
-    let b = this.bufs.get(name);
-    if (!b || b.length < n) {
-      b = new Float32Array(n);
-      this.bufs.set(name, b);
-    }
-    return b.subarray(0, n);
-  }
-}
-
-/**
- * Runs the decoder over new positions with a KV cache, straight on the backend's kernels.
- * `x` holds the input embeddings (token or image) of T new positions per row, [rows, T, C]; positions
- * are added here. Returns the logits of each row's last position, [rows, vocab], in a scratch buffer that
- * the next step overwrites.
- */
-export function decoderStep(
-  decoder: Decoder,
-  cache: KVCache,
-  x: Float32Array,
-  T: number,
-  pad: Int32Array,
-  scratch: DecoderScratch,
-): Float32Array {
-  const be = backend();
-  const cfg = decoder.config;
-  const C = cfg.n_embd;
-  const H = cfg.n_head;
-  const B = cache.rows;
-  const rows = B * T;
-  const start = cache.length;
-  const tk = start + T;
-  if (tk > cache.maxLength)
-    throw new Error(`decoderStep: ${tk} positions exceed the cache (${cache.maxLength})`);
-  const wpe = decoder.wpe.weight.f;
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < T; i++) {
-      const pos = Math.max(0, start + i - pad[b]!);
-      const o = (b * T + i) * C;
-      for (let c = 0; c < C; c++) x[o + c]! += wpe[pos * C + c]!;
-    }
-  }
-  let mask: Uint8Array | null = null;
-  if (pad.subarray(0, B).some((p) => p > 0)) {
-    mask = new Uint8Array(B * tk);
-    for (let b = 0; b < B; b++) mask.fill(1, b * tk + Math.min(pad[b]!, tk), (b + 1) * tk);
-  }
-  const h = scratch.get('h', rows * C);
-  const qkv = scratch.get('qkv', rows * 3 * C);
-  const att = scratch.get('att', rows * C);
-  const hid = scratch.get('hid', rows * cfg.mlp_ratio * C);
-  const act = scratch.get('act', rows * cfg.mlp_ratio * C);
-  const mean = scratch.get('mean', rows);
-  const rstd = scratch.get('rstd', rows);
-  const probs = scratch.get('probs', B * H * T * tk);
-  const span = cache.maxLength * C;
-  const hidden = cfg.mlp_ratio * C;
-  decoder.blocks.items.forEach((blk, l) => {
-    be.layerNorm(x, blk.ln1.weight.f, blk.ln1.bias.f, h, mean, rstd, rows, C, blk.ln1.eps);
-    // Biases go in first and the GEMMs accumulate on top (beta = 1): one kernel call fewer per layer.
-    fillRows(qkv, blk.attn.qkv.bias!.f, rows);
-    be.gemm(false, true, rows, 3 * C, C, 1, h, blk.attn.qkv.weight.f, 1, qkv, 1, 0, 0, 0);
-    const kc = cache.k[l]!;
-    const vc = cache.v[l]!;
-    for (let b = 0; b < B; b++) {
-      for (let i = 0; i < T; i++) {
-        const r = (b * T + i) * 3 * C;
-        const dst = b * span + (start + i) * C;
-        kc.set(qkv.subarray(r + C, r + 2 * C), dst);
-        vc.set(qkv.subarray(r + 2 * C, r + 3 * C), dst);
-      }
-    }
-    be.attention(qkv, kc, vc, att, probs, B, H, T, tk, C / H, 3 * C, C, span, C, true, mask);
-    // Residual adds fused into the GEMMs too (beta = 1 accumulates into x).
-    addRows(x, blk.attn.proj.bias!.f, rows, be);
-    be.gemm(false, true, rows, C, C, 1, att, blk.attn.proj.weight.f, 1, x, 1, 0, 0, 0);
-    be.layerNorm(x, blk.ln2.weight.f, blk.ln2.bias.f, h, mean, rstd, rows, C, blk.ln2.eps);
-    fillRows(hid, blk.mlp.fc.bias!.f, rows);
-    be.gemm(false, true, rows, hidden, C, 1, h, blk.mlp.fc.weight.f, 1, hid, 1, 0, 0, 0);
-    be.gelu(hid, act, rows * hidden);
-    addRows(x, blk.mlp.proj.bias!.f, rows, be);
-    be.gemm(false, true, rows, C, hidden, 1, act, blk.mlp.proj.weight.f, 1, x, 1, 0, 0, 0);
-  });
-  cache.length = tk;
-  // Only each row's last position needs logits.
-  const last = scratch.get('last', B * C);
-  for (let b = 0; b < B; b++) last.set(x.subarray((b * T + T - 1) * C, (b * T + T) * C), b * C);
-  const lastN = scratch.get('lastN', B * C);
-  be.layerNorm(last, decoder.ln_f.weight.f, decoder.ln_f.bias.f, lastN, mean, rstd, B, C, decoder.ln_f.eps);
-  const V = cfg.vocab_size;
-  const logits = scratch.get('logits', B * V); // valid until the next step
-  be.gemm(false, true, B, V, C, 1, lastN, decoder.headWeight.f, 0, logits, 1, 0, 0, 0);
-  return logits;
-}
-
-/** Every row of out [rows, bias.length] = bias. */
-function fillRows(out: F, bias: F, rows: number): void {
-  const n = bias.length;
-  for (let r = 0; r < rows; r++) out.set(bias, r * n);
-}
-
-/** Every row of x += bias (plain loops for the few rows of a decode step; the kernel for a prefill). */
-function addRows(x: F, bias: F, rows: number, be: ReturnType<typeof backend>): void {
-  const n = bias.length;
-  if (rows * n > 8192) return be.addBias(x, bias, rows, n);
-  for (let r = 0, o = 0; r < rows; r++) for (let c = 0; c < n; c++, o++) x[o]! += bias[c]!;
-}
 
 interface Row {
   index: number;
@@ -294,7 +149,7 @@ export async function generate(
         result: { ids: [], finishReason: 'length', msFirstToken: 0, ms: 0 },
       };
     });
-    let logits = decoderStep(model.decoder, cache, x, T, pad, scratch);
+    let logits = model.decoder.decode(cache, x, T, pad, scratch);
 
     // 3. Decode: choose a token per active row, then feed the chosen tokens back.
     let active = rows.filter((row) => {
@@ -339,7 +194,7 @@ export async function generate(
       if (active.length === 0) break;
       const xs = scratch.get('x1', active.length * C);
       next.forEach((id, i) => putToken(xs, i * C, id));
-      logits = decoderStep(model.decoder, cache, xs, 1, pad, scratch);
+      logits = model.decoder.decode(cache, xs, 1, pad, scratch);
       if (yieldEvery > 0 && step % yieldEvery === yieldEvery - 1) {
         await yieldToEventLoop();
         // Aborts that arrived while we yielded end those rows before the next token.

@@ -27,11 +27,9 @@ export {
 export { VisionEncoder, PatchEmbedding } from './vision.ts';
 export { Connector } from './connector.ts';
 export { Decoder } from './decoder.ts';
+export { KVCache, DecoderScratch } from '../nn/index.ts';
 export {
   generate,
-  decoderStep,
-  KVCache,
-  DecoderScratch,
   DEFAULT_MAX_NEW_TOKENS,
   type GenerateOptions,
   type GenerateRequest,

@@ -1,6 +1,8 @@
+import type { F } from '../tensor/backend.ts';
 import { add } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { MultiHeadAttention } from './attention.ts';
+import type { DecodeStep } from './kv-cache.ts';
 import { LayerNorm } from './layernorm.ts';
 import { MLP } from './mlp.ts';
 import { Module } from './module.ts';
@@ -29,5 +31,16 @@ export class Block extends Module {
   forward(x: Tensor, keyMask: Uint8Array | null = null): Tensor {
     const h = add(x, this.attn.forward(this.ln1.forward(x), keyMask));
     return add(h, this.mlp.forward(this.ln2.forward(h)));
+  }
+  /**
+   * What `forward` computes, for the new positions of a decode step only (generation: no graph, no
+   * dropout): x [rows, C] in place, with this block's keys and values kept in layer `layer` of the cache.
+   */
+  decodeInto(x: F, step: DecodeStep, layer: number): void {
+    const h = step.scratch.get('h', step.rows * this.ln1.dim);
+    this.ln1.applyInto(x, h, step.rows, step.scratch);
+    this.attn.decodeInto(h, x, step, layer);
+    this.ln2.applyInto(x, h, step.rows, step.scratch);
+    this.mlp.decodeInto(h, x, step.rows, step.scratch);
   }
 }

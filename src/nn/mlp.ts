@@ -1,6 +1,9 @@
+import type { F } from '../tensor/backend.ts';
+import { backend } from '../tensor/backends/index.ts';
 import { gelu } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { Dropout } from './dropout.ts';
+import type { DecoderScratch } from './kv-cache.ts';
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
 
@@ -21,5 +24,13 @@ export class MLP extends Module {
   }
   forward(x: Tensor): Tensor {
     return this.drop.forward(this.proj.forward(gelu(this.fc.forward(x))));
+  }
+  /** The decode path (inference: no graph, no dropout): x [rows, dim] += mlp(h). */
+  decodeInto(h: F, x: F, rows: number, scratch: DecoderScratch): void {
+    const n = rows * this.fc.outFeatures;
+    const [hid, act] = [scratch.get('hid', n), scratch.get('act', n)];
+    this.fc.applyInto(h, hid, rows);
+    backend().gelu(hid, act, n);
+    this.proj.applyInto(act, x, rows, true);
   }
 }

@@ -6,16 +6,27 @@
  * and what it passed to `keep()`, survives. Parameters, their gradients and optimizer state never come
  * from the pool (a tensor made with requiresGrad = true owns its buffer, see `disown`).
  */
-import type { DType, Tensor, TensorData } from './tensor.ts';
+import type { DType, TensorData } from './dtype.ts';
 import { MIN_POOLED_BYTES, bufferPool } from './pool.ts';
+
+/** What a scope needs of the tensors made in it (tensor.ts's `Tensor`). */
+export interface ScopedTensor {
+  readonly rawData: TensorData;
+  grad: TensorData | null;
+  /** The autograd node: dropped when the scope ends. */
+  node: unknown;
+  scope: StepScope | null;
+  /** Called when the tensor's buffer went back to the pool: reading it throws from then on. */
+  markReleased(): void;
+}
 
 export class StepScope {
   /** Pool buffers handed out in this scope and not given back yet. */
   readonly owned = new Set<ArrayBuffer>();
   /** Tensors made in this scope: at the end their graph is dropped and their pool buffers checked. */
-  readonly tensors: Tensor[] = [];
+  readonly tensors: ScopedTensor[] = [];
   /** Tensors passed to `keep()`. */
-  readonly kept: Tensor[] = [];
+  readonly kept: ScopedTensor[] = [];
   constructor(readonly parent: StepScope | null) {}
 }
 
@@ -87,7 +98,7 @@ export function disown(a: TensorData): void {
  * data and gradients) go back to the pool, and the tensors whose data was among them are marked released
  * (reading them throws). Survivors move to the parent scope, or leave the pool's hands when there is none.
  */
-export function closeScope(scope: StepScope, survivors: Tensor[]): void {
+export function closeScope(scope: StepScope, survivors: ScopedTensor[]): void {
   if (current !== scope) throw new Error('step scopes must end in the order they began');
   current = scope.parent;
   const parent = scope.parent;

@@ -1,5 +1,6 @@
 import type { F } from './backend.ts';
 import { Rng } from '../util/rng.ts';
+import type { DType, TensorData } from './dtype.ts';
 import {
   closeScope,
   currentScope,
@@ -10,8 +11,7 @@ import {
   type StepScope,
 } from './scope.ts';
 
-export type DType = 'float32' | 'float64' | 'int32';
-export type TensorData = Float32Array | Float64Array | Int32Array;
+export type { DType, TensorData } from './dtype.ts';
 
 /** A node of the autograd graph: how to send the output's gradient back to the inputs. */
 export interface GradNode {

@@ -5,7 +5,7 @@
  * (`--n_layer=2`). Every value is checked after the overrides; unknown keys are rejected.
  */
 import { existsSync } from 'node:fs';
-import { applyOverrides } from '../cli/args.ts';
+import { applyOverrides } from '../util/overrides.ts';
 import { UserError } from '../util/errors.ts';
 import { readJson } from '../util/fs.ts';
 import {

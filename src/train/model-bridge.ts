@@ -7,11 +7,10 @@ import { add, scale } from '../tensor/ops/index.ts';
 import { createModel as createNanoVLM, NanoVLM } from '../model/nanovlm.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Batch } from '../data/loader.ts';
-import { imagePath, type Dataset, type DatasetRecord } from '../data/dataset.ts';
-import { loadImage } from '../data/image.ts';
-import { generate } from '../model/generate.ts';
 import { readModelFolder, writeModelFiles } from '../model/folder.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
+
+export { describeImages } from '../model/describe-images.ts';
 
 export type VLM = NanoVLM;
 
@@ -66,26 +65,4 @@ export async function saveModelFolder(
 export async function loadModelFolder(dir: string): Promise<{ model: VLM; tokenizer: Tokenizer }> {
   const { model, tokenizer } = readModelFolder(dir);
   return { model, tokenizer };
-}
-
-/** Greedy descriptions of dataset pictures, generated in batches. */
-export async function describeImages(
-  model: VLM,
-  tokenizer: Tokenizer,
-  dataset: Dataset,
-  records: readonly DatasetRecord[],
-  { batchSize = 8, maxNewTokens = 64 }: { batchSize?: number; maxNewTokens?: number } = {},
-): Promise<string[]> {
-  const out: string[] = [];
-  const S = model.config.image_size;
-  for (let i = 0; i < records.length; i += batchSize) {
-    const chunk = records.slice(i, i + batchSize);
-    const images = await Promise.all(chunk.map((r) => loadImage(imagePath(dataset, r), S)));
-    const results = await generate(
-      model,
-      images.map((image) => ({ image, temperature: 0, maxNewTokens })),
-    );
-    for (const r of results) out.push(tokenizer.decode(r.ids).trim());
-  }
-  return out;
 }

@@ -2,41 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { loadImage, decodeImage, rgbToCHW } from '../../src/data/image.ts';
 import { tempDir } from './dataset-fixtures.ts';
-
-function crc32(buf: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-/** A valid PNG header claiming width × height RGB pixels, with a tiny compressed body (a "bomb"). */
-function bombPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(4096))),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
+import { bombPng } from '../../tools/fixtures/png-bomb.ts';
 
 test('PNG, JPEG and WebP decode to normalised CHW RGB of the asked size', async () => {
   const { dir, cleanup } = tempDir();
@@ -104,7 +73,7 @@ test('bad images: errors name the file and the problem', async () => {
     });
 
     const bomb = path.join(dir, 'bomb.png');
-    writeFileSync(bomb, bombPng(100_000, 100_000));
+    writeFileSync(bomb, bombPng({ width: 100_000, height: 100_000 }));
     const t0 = Date.now();
     await assert.rejects(loadImage(bomb, 8), {
       name: 'UserError',

@@ -18,7 +18,7 @@ import {
   readSafetensors,
   writeSafetensors,
 } from '../../src/nn/index.ts';
-import { TinyGpt } from './tiny-gpt.ts';
+import { TinyGpt } from '../../tools/fixtures/tiny-gpt.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'nanovlm-nn-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { Tensor, noGrad } from '../../src/tensor/tensor.ts';
 import { nativeBackend, nativeLoadError, withBackend } from '../../src/tensor/backends/index.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { AdamW, clipGradNorm, decayMatricesOnly, initWeights, seedDropout } from '../../src/nn/index.ts';
-import { TinyGpt } from './tiny-gpt.ts';
+import { TinyGpt } from '../../tools/fixtures/tiny-gpt.ts';
 
 const SYMBOLS = 8;
 const SEP = SYMBOLS;

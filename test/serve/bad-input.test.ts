@@ -2,10 +2,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { RunningServer } from '../../src/serve/index.ts';
 import { metric, samplePng, saveTinyModel, serveTiny, type TinyModel } from './fixture.ts';
+import { BOMB_SIDE, bombPng } from '../../tools/fixtures/png-bomb.ts';
 
 let model: TinyModel;
 let server: RunningServer;
@@ -38,36 +38,6 @@ const asJson = (body: unknown, path = '/v1/describe') =>
     headers: { 'Content-Type': 'application/json' },
   });
 
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-/** A valid PNG header declaring 60000×60000 pixels (10.8 GB decoded) with almost no data behind it. */
-function bombPng(): Buffer<ArrayBuffer> {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(60000, 0);
-  ihdr.writeUInt32BE(60000, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(60001 * 3 * 4))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]) as Buffer<ArrayBuffer>;
-}
-
 test('not an image, truncated PNG and JPEG, empty body', async () => {
   await expectError(await raw('hello, I am text', 'image/png'), 400, /^image: not a supported image/);
   await expectError(
@@ -85,7 +55,7 @@ test('not an image, truncated PNG and JPEG, empty body', async () => {
 });
 
 test('a decompression bomb is refused from its header', async () => {
-  const bomb = bombPng();
+  const bomb = bombPng({ dataBytes: (BOMB_SIDE + 1) * 3 * 4 }); // about four rows' worth, all zero
   assert.ok(bomb.length < BODY_LIMIT);
   const t0 = performance.now();
   await expectError(

@@ -33,7 +33,7 @@ import {
 } from '../../src/tensor/ops/index.ts';
 import { AdamW, Parameter, initWeights } from '../../src/nn/index.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { TinyGpt } from '../nn/tiny-gpt.ts';
+import { TinyGpt } from '../../tools/fixtures/tiny-gpt.ts';
 
 // 4 x 16 tokens of width 32: activations of 2048 floats (8 KB), above the pooling threshold.
 const CFG = { vocab: 64, dim: 32, heads: 2, layers: 2, maxLen: 16, tied: false };

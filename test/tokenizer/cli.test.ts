@@ -6,7 +6,7 @@ import path from 'node:path';
 import { run } from '../../src/cli/tokenizer.ts';
 import { Tokenizer } from '../../src/tokenizer/index.ts';
 import { UserError } from '../../src/util/errors.ts';
-import { sceneTexts } from './fixtures.ts';
+import { sceneTexts } from '../../tools/fixtures/texts.ts';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { trainTokenizer, Tokenizer, preTokenize } from '../../src/tokenizer/index.ts';
 import { toByteLevel } from '../../src/tokenizer/bytes.ts';
-import { sceneTexts, variedTexts } from './fixtures.ts';
+import { sceneTexts, variedTexts } from '../../tools/fixtures/texts.ts';
 
 const { short, long, captions } = sceneTexts(500, 21);
 // Training on awkward text too, so merges exist across digits, punctuation, whitespace runs and UTF-8 bytes.

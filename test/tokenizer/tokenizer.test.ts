@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { trainTokenizer, Tokenizer, SPECIAL_TOKENS, preTokenize } from '../../src/tokenizer/index.ts';
 import { UserError } from '../../src/util/errors.ts';
-import { sceneTexts, variedTexts } from './fixtures.ts';
+import { sceneTexts, variedTexts } from '../../tools/fixtures/texts.ts';
 
 const { short, long, captions } = sceneTexts(400, 2);
 const tok = trainTokenizer([...short, ...long, ...captions, ...variedTexts(200, 3)], { vocabSize: 1024 });

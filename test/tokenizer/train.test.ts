@@ -5,7 +5,7 @@ import { MergeRules } from '../../src/tokenizer/bpe.ts';
 import { utf8Bytes } from '../../src/tokenizer/bytes.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { sceneTexts, variedTexts } from './fixtures.ts';
+import { sceneTexts, variedTexts } from '../../tools/fixtures/texts.ts';
 
 /** Textbook BPE training: recount every pair over every piece after each merge. */
 function naiveMerges(texts: string[], vocabSize: number, minFrequency: number): [number, number][] {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../src/util/rng.ts';
 import { trainTokenizer } from '../../src/tokenizer/index.ts';
+import { resolveConfig, type ResolvedConfig } from '../../src/train/config.ts';
 
 const COLOURS: [string, [number, number, number]][] = [
   ['red', [220, 40, 40]],
@@ -59,4 +60,10 @@ export async function makeDataset(dir: string, { count = 60, seed = 7, size = 32
   const texts = records.flatMap((r) => [(r as { short: string }).short, (r as { long: string }).long]);
   trainTokenizer(texts, { vocabSize: 300 }).saveSync(path.join(dir, 'tokenizer.json'));
   return dir;
+}
+
+/** The tiny preset on `data` with these settings, as `--key=value` overrides would give them. */
+export function tinyRunConfig(data: string, settings: Record<string, string | number>): ResolvedConfig {
+  const pairs = Object.entries(settings).map(([k, v]): [string, string] => [k, String(v)]);
+  return resolveConfig({ model: 'tiny', overrides: [['data', data], ...pairs] });
 }

@@ -5,26 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train, type TrainerState } from '../../src/train/trainer.ts';
 import { readTrainerState, resolveCheckpoint } from '../../src/train/checkpoint.ts';
-import { resolveConfig } from '../../src/train/config.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyRunConfig } from './fixture.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'resume-'));
 const data = await makeDataset(path.join(root, 'data'), { count: 60 });
-const config = resolveConfig({
-  model: 'tiny',
-  overrides: [
-    ['data', data],
-    ['batchSize', '6'],
-    ['gradAccum', '2'],
-    ['steps', '12'],
-    ['warmupSteps', '3'],
-    ['evalEvery', '4'],
-    ['evalSamples', '6'],
-    ['saveEvery', '0'],
-    ['logEvery', '3'],
-    ['samples', '2'],
-  ],
+const config = tinyRunConfig(data, {
+  batchSize: 6,
+  gradAccum: 2,
+  steps: 12,
+  warmupSteps: 3,
+  evalEvery: 4,
+  evalSamples: 6,
+  saveEvery: 0,
+  logEvery: 3,
+  samples: 2,
 });
 const withoutTimes = (file: string) =>
   readMetrics(file).map(({ samples_per_s: _s, time: _t, ...rest }) => rest);
@@ -86,17 +81,7 @@ test('resume refuses settings that would change the run', async () => {
 });
 
 test('a time-budget run stopped before its schedule was fitted fits it after resuming', async () => {
-  const timed = resolveConfig({
-    model: 'tiny',
-    overrides: [
-      ['data', data],
-      ['batchSize', '6'],
-      ['minutes', '30'],
-      ['warmupSteps', '5'],
-      ['evalEvery', '0'],
-      ['samples', '0'],
-    ],
-  });
+  const timed = tinyRunConfig(data, { batchSize: 6, minutes: 30, warmupSteps: 5, evalEvery: 0, samples: 0 });
   const run = path.join(root, 'timed');
   const first = await train({
     config: timed,
@@ -120,17 +105,7 @@ test('a time-budget run stopped before its schedule was fitted fits it after res
 
 test('Ctrl-C is noticed at the next step even when every batch is already prefetched', async () => {
   const run = path.join(root, 'sigint');
-  const config2 = resolveConfig({
-    model: 'tiny',
-    overrides: [
-      ['data', data],
-      ['batchSize', '2'],
-      ['steps', '400'],
-      ['evalEvery', '0'],
-      ['samples', '0'],
-      ['prefetch', '8'],
-    ],
-  });
+  const config2 = tinyRunConfig(data, { batchSize: 2, steps: 400, evalEvery: 0, samples: 0, prefetch: 8 });
   const s = await train({
     config: config2,
     runDir: run,

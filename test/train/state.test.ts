@@ -4,25 +4,20 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train } from '../../src/train/trainer.ts';
-import { resolveConfig } from '../../src/train/config.ts';
 import { TRAINER_STATE, resolveCheckpoint } from '../../src/train/checkpoint.ts';
 import { STATE_VERSION, loadTrainerState } from '../../src/train/state.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyRunConfig } from './fixture.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'state-'));
 const data = await makeDataset(path.join(root, 'data'), { count: 30 });
-const config = resolveConfig({
-  model: 'tiny',
-  overrides: [
-    ['data', data],
-    ['batchSize', '4'],
-    ['steps', '4'],
-    ['warmupSteps', '1'],
-    ['evalEvery', '0'],
-    ['evalSamples', '4'],
-    ['samples', '0'],
-    ['visionLrScale', '0.5'],
-  ],
+const config = tinyRunConfig(data, {
+  batchSize: 4,
+  steps: 4,
+  warmupSteps: 1,
+  evalEvery: 0,
+  evalSamples: 4,
+  samples: 0,
+  visionLrScale: 0.5,
 });
 const quiet = { quiet: true, handleSignals: false } as const;
 
