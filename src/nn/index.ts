@@ -17,4 +17,5 @@ export {
   encodeSafetensors,
   MAX_HEADER_BYTES,
   type SafetensorsFile,
+  type SafetensorsEntry,
 } from './safetensors.ts';

@@ -8,6 +8,9 @@ import {
   openSync,
   fsyncSync,
   closeSync,
+  fstatSync,
+  constants,
+  type Stats,
 } from 'node:fs';
 import path from 'node:path';
 import { UserError } from './errors.ts';
@@ -44,19 +47,74 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
   renameSync(tmp, file);
 }
 
+/** What a path is when it is not a regular file, for error messages. */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a file for reading, refusing anything that is not a regular file (a folder, a FIFO that would
+ * block forever, a device). O_NONBLOCK keeps the open itself from waiting on a FIFO's writer.
+ * Errors name `where` (default: the path).
+ */
+export function openRegularFile(file: string, where = file): number {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw fileError(where, e);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new UserError(`${where}: is ${kindOf(st)}, expected a file`);
+  }
+  return fd;
+}
+
+/** Reads a whole regular file as UTF-8 text; errors name the file. */
+export function readTextFile(file: string): string {
+  const fd = openRegularFile(file);
+  try {
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    throw fileError(file, e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A one-line UserError for a failed file operation, in words rather than errno codes. */
+export function fileError(file: string, e: unknown): UserError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOENT'
+      ? 'file not found'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a folder, expected a file'
+          : code === 'ENOSPC'
+            ? 'no space left on the device'
+            : code === 'EROFS'
+              ? 'read-only file system'
+              : code === 'ENOTDIR'
+                ? 'a part of the path is not a folder'
+                : ((e as Error)?.message ?? String(e));
+  return new UserError(`${file}: ${reason}`);
+}
+
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** Reads and parses a JSON file; errors name the file. */
 export function readJson<T = unknown>(file: string): T {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${file}: ${code === 'ENOENT' ? 'file not found' : String((e as Error).message)}`);
-  }
+  const text = readTextFile(file);
   try {
     return JSON.parse(text) as T;
   } catch (e) {
