@@ -45,6 +45,7 @@ export {
   applyRepetitionPenalty,
   argmax,
   drawFrom,
+  NonFiniteLogitsError,
   type SamplingOptions,
 } from './sampling.ts';
 export {

@@ -13,6 +13,7 @@ import { configFor } from '../../src/model/config.ts';
 import { saveModel } from '../../src/model/folder.ts';
 import { createModel } from '../../src/model/nanovlm.ts';
 import { loadModel } from '../../src/model/pipeline.ts';
+import { startServer } from '../../src/serve/index.ts';
 import { Tokenizer } from '../../src/tokenizer/index.ts';
 import { assertOneLineError, assertUnchanged, hashTree, runCli } from '../helpers/hostile.ts';
 import { tinyConfig } from './helpers.ts';
@@ -23,8 +24,14 @@ const good = path.join(root, 'good');
 const image = path.join(root, 'pic.png');
 let counter = 0;
 
+const overflowing = path.join(root, 'overflowing');
+
 before(async () => {
   await saveModel(createModel(configFor(tinyConfig(), tokenizer), { seed: 3 }), tokenizer, good);
+  // Finite weights whose products overflow float32: the final LayerNorm's gain at 3e38.
+  const big = createModel(configFor(tinyConfig(), tokenizer), { seed: 3 });
+  big.decoder.ln_f.weight.data.fill(3e38);
+  await saveModel(big, tokenizer, overflowing);
   await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c33' } })
     .png()
     .toFile(image);
@@ -179,4 +186,33 @@ test('a folder or a FIFO where a model file is expected is refused, not read or 
   const r = await runCli(['generate', '--model', dir, image], { timeoutMs: 20_000 });
   assertOneLineError(r, /model\.safetensors: is a named pipe \(FIFO\), expected a file$/);
   assertUnchanged(dir, before);
+});
+
+test('weights that overflow give a clear error, not empty text and exit 0 (item 9)', async () => {
+  const before = hashTree(overflowing);
+  const vlm = await loadModel(overflowing); // every weight is finite: only running the model shows it
+  await assert.rejects(
+    vlm.describe(image),
+    /overflowing\/model\.safetensors: the model computed a non-finite logit \((-?Infinity|NaN) for token \d+\): its weights overflow/,
+  );
+  const r = await runCli(['generate', '--model', overflowing, image], { timeoutMs: 20_000 });
+  assertOneLineError(r, /model\.safetensors: the model computed a non-finite logit/);
+  assert.equal(r.stdout, '');
+  // The server answers 500 with the reason (it used to answer 200 with empty text).
+  const server = await startServer(vlm, { port: 0, log: () => {} });
+  try {
+    const res = await fetch(`${server.url}/v1/describe`, {
+      method: 'POST',
+      body: readFileSync(image),
+      headers: { 'Content-Type': 'image/png' },
+    });
+    const body = (await res.json()) as { error: { message: string; type: string } };
+    assert.equal(res.status, 500);
+    assert.equal(body.error.type, 'server_error');
+    assert.match(body.error.message, /non-finite logit/);
+    assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the server keeps running');
+  } finally {
+    await server.close();
+  }
+  assertUnchanged(overflowing, before);
 });
