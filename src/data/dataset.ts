@@ -3,10 +3,10 @@
  * record and reports problems as `<dir>/manifest.jsonl line N: reason`; with `skipBad` bad records are
  * skipped and counted instead.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { readTextFile, writeFileAtomic } from '../util/fs.ts';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -108,7 +108,7 @@ export function openDataset(dir: string, opts: OpenOptions = {}): Dataset {
   if (!existsSync(manifest)) throw new UserError(`${dir}: not a dataset folder (${MANIFEST} not found)`);
   const realRoot = realpathSync(dir);
   const checkImages = opts.checkImages ?? true;
-  const lines = readFileSync(manifest, 'utf8').split('\n');
+  const lines = readTextFile(manifest).split('\n');
   const records: DatasetRecord[] = [];
   const problems: string[] = [];
   const seen = new Map<string, number>();

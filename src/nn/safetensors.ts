@@ -168,7 +168,9 @@ export async function writeSafetensors(
       const expected = group.reduce((n, c) => n + c.length, 0);
       const { bytesWritten } = await fh.writev(group);
       if (bytesWritten !== expected)
-        throw new Error(`${file}: short write (${bytesWritten} of ${expected} bytes)`);
+        throw new UserError(
+          `${file}: only ${bytesWritten} of ${expected} bytes could be written (no space left on the device?)`,
+        );
     }
     await fh.sync();
     await fh.close();

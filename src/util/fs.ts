@@ -9,6 +9,8 @@ import {
   fsyncSync,
   closeSync,
   fstatSync,
+  accessSync,
+  statSync,
   constants,
   type Stats,
 } from 'node:fs';
@@ -76,6 +78,17 @@ export function openRegularFile(file: string, where = file): number {
   return fd;
 }
 
+/** Throws a one-line UserError unless `file` is a regular file (follows links; never opens it). */
+export function assertRegularFile(file: string): void {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw fileError(file, e);
+  }
+  if (!st.isFile()) throw new UserError(`${file}: is ${kindOf(st)}, expected a file`);
+}
+
 /** Reads a whole regular file as UTF-8 text; errors name the file. */
 export function readTextFile(file: string): string {
   const fd = openRegularFile(file);
@@ -88,6 +101,38 @@ export function readTextFile(file: string): string {
   }
 }
 
+const FS_CODES = new Set([
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EISDIR',
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'ENOTDIR',
+  'EEXIST',
+]);
+
+/**
+ * The one-line UserError for an error thrown by node:fs (it has a code and a path), or null for any
+ * other error. The CLI prints these instead of a stack trace.
+ */
+export function fileSystemError(e: unknown): UserError | null {
+  const err = e as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof err.path !== 'string' || !FS_CODES.has(err.code ?? '')) return null;
+  // A recursive mkdir under a read-only or unwritable folder fails with ENOENT: say what is wrong.
+  if (err.code === 'ENOENT' && err.syscall === 'mkdir') {
+    let parent = path.dirname(err.path);
+    while (!existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch (inner) {
+      return new UserError(`${err.path}: cannot create the folder (${fileError(parent, inner).message})`);
+    }
+  }
+  return fileError(err.path, err);
+}
+
 /** A one-line UserError for a failed file operation, in words rather than errno codes. */
 export function fileError(file: string, e: unknown): UserError {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -98,13 +143,15 @@ export function fileError(file: string, e: unknown): UserError {
         ? 'permission denied'
         : code === 'EISDIR'
           ? 'is a folder, expected a file'
-          : code === 'ENOSPC'
+          : code === 'ENOSPC' || code === 'EDQUOT'
             ? 'no space left on the device'
             : code === 'EROFS'
               ? 'read-only file system'
               : code === 'ENOTDIR'
                 ? 'a part of the path is not a folder'
-                : ((e as Error)?.message ?? String(e));
+                : code === 'EEXIST'
+                  ? 'already exists'
+                  : ((e as Error)?.message ?? String(e));
   return new UserError(`${file}: ${reason}`);
 }
 

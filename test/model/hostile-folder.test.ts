@@ -186,6 +186,11 @@ test('a folder or a FIFO where a model file is expected is refused, not read or 
   const r = await runCli(['generate', '--model', dir, image], { timeoutMs: 20_000 });
   assertOneLineError(r, /model\.safetensors: is a named pipe \(FIFO\), expected a file$/);
   assertUnchanged(dir, before);
+  // An image that is a FIFO is refused too (the decoder would wait on it forever).
+  const fifo = path.join(root, 'pipe.png');
+  execFileSync('mkfifo', [fifo]);
+  const r2 = await runCli(['generate', '--model', good, fifo], { timeoutMs: 20_000 });
+  assertOneLineError(r2, /pipe\.png: is a named pipe \(FIFO\), expected a file$/);
 });
 
 test('weights that overflow give a clear error, not empty text and exit 0 (item 9)', async () => {
