@@ -89,16 +89,33 @@ export function assertRegularFile(file: string): void {
   if (!st.isFile()) throw new UserError(`${file}: is ${kindOf(st)}, expected a file`);
 }
 
-/** Reads a whole regular file as UTF-8 text; errors name the file. */
-export function readTextFile(file: string): string {
+/** Reads a whole regular file; errors name the file. */
+export function readRegularFile(file: string): Buffer {
   const fd = openRegularFile(file);
   try {
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } catch (e) {
     throw fileError(file, e);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads a whole regular file as UTF-8 text; errors name the file. */
+export function readTextFile(file: string): string {
+  return readRegularFile(file).toString('utf8');
+}
+
+/** The lines of a file's bytes (split at \n, which never occurs inside a UTF-8 character). */
+export function byteLines(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+    out.push(bytes.subarray(start, nl));
+    start = nl + 1;
+  }
+  out.push(bytes.subarray(start));
+  return out;
 }
 
 const FS_CODES = new Set([
