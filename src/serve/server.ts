@@ -21,6 +21,7 @@ import { ClientGone, HttpError, RequestTimeout } from './http-error.ts';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image-input.ts';
 import { Metrics } from './metrics.ts';
 import { handleChat, handleModels } from './openai.ts';
+import { checkApiKey, checkOrigin } from './guard.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export interface ServeOptions {
@@ -38,6 +39,14 @@ export interface ServeOptions {
   modelId?: string;
   /** Where unexpected errors are reported (default: stderr). */
   log?: (line: string) => void;
+  /** Requests must send `Authorization: Bearer <apiKey>` (except GET / and /health). */
+  apiKey?: string;
+  /** Web origins (`https://app.example`, or "*") allowed to send POSTs besides the server's own page. */
+  allowedOrigins?: readonly string[];
+  /** Most connections open at once; beyond that new ones are closed at once. */
+  maxConnections?: number;
+  /** Time a client has to send its request headers (slow-header connections are closed after it). */
+  headersTimeoutMs?: number;
 }
 
 export const SERVE_DEFAULTS = {
@@ -47,6 +56,8 @@ export const SERVE_DEFAULTS = {
   maxQueue: 64,
   timeoutMs: 60_000,
   maxBodyBytes: 10 * 1024 * 1024,
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
 };
 
 export interface RunningServer {
@@ -112,6 +123,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     signal: AbortSignal,
   ): Promise<void> {
     const p = url.pathname;
+    checkOrigin(req, opts.allowedOrigins ?? []);
+    checkApiKey(req, p, opts.apiKey);
     const method = ROUTES[p];
     if (!method)
       throw new HttpError(
@@ -153,7 +166,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     }
   }
 
-  const server = http.createServer(async (req, res) => {
+  // Time-outs are checked every second (Node's default, 30 s, lets slow clients hold a connection longer).
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, async (req, res) => {
     const t0 = performance.now();
     let url: URL;
     try {
@@ -191,7 +205,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     }
   });
   server.requestTimeout = o.timeoutMs;
-  server.headersTimeout = Math.min(60_000, o.timeoutMs);
+  server.headersTimeout = Math.min(o.headersTimeoutMs, o.timeoutMs);
+  server.maxConnections = o.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -211,9 +226,9 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     async close(graceMs = 10_000) {
       if (closing) return;
       closing = true;
+      // Drain first: keep the listener open while accepted requests finish (new ones get a 503 with
+      // Retry-After and Connection: close instead of a reset), then stop listening and close.
       const deadline = Date.now() + Math.max(0, graceMs);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       const force = setTimeout(() => {
         for (const ac of active)
           ac.abort(new HttpError(503, 'the server is shutting down', { headers: { 'Retry-After': '5' } }));
@@ -222,6 +237,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
       // Give the last answers a moment to be written, then drop what is left.
       while (active.size > 0 && Date.now() < deadline + 1000) await new Promise((r) => setTimeout(r, 20));
       clearTimeout(force);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
     },
