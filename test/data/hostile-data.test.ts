@@ -71,7 +71,7 @@ test('a describe merge keeps every line it was not asked to change, byte for byt
   }
   const linesAfter = byteLines(readFileSync(manifest));
   assert.equal(linesAfter.length, linesBefore.length);
-  const changed = linesAfter.map((l, i) => i).filter((i) => !linesAfter[i]!.equals(linesBefore[i]!));
+  const changed = linesAfter.flatMap((line, i) => (line.equals(linesBefore[i]!) ? [] : [i]));
   assert.equal(changed.length, 1, `lines changed: ${changed.join(', ')}`);
   assert.match(linesAfter[changed[0]!]!.toString(), /A kid sees a red ball/);
   assert.ok(linesAfter[12]!.equals(record('latin1', LATIN1)), 'the invalid UTF-8 line kept its bytes');
