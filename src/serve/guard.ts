@@ -44,7 +44,7 @@ export function checkOrigin(req: IncomingMessage, allowed: readonly string[]): v
   if (req.method === 'GET' || req.method === 'HEAD') return;
   const origin = req.headers.origin;
   if (origin === undefined) return; // not a browser: browsers always send Origin on these requests
-  if (allowed.includes('*') || allowed.includes(origin)) return;
+  if (isListed(origin, allowed)) return;
   const host = req.headers.host ?? '';
   const hostname = host.replace(/:\d+$/, '');
   const selfByAddress =
@@ -55,4 +55,23 @@ export function checkOrigin(req: IncomingMessage, allowed: readonly string[]): v
     `requests from the web origin ${origin.slice(0, 100)} are not allowed (start the server with --allow-origin ${origin.slice(0, 100)} to allow it)`,
     { code: 'origin_not_allowed' },
   );
+}
+
+const isListed = (origin: string, allowed: readonly string[]) =>
+  allowed.includes('*') || allowed.includes(origin);
+
+/**
+ * CORS headers for a request from a listed origin (so that origin's pages can read the answers), or
+ * null. A preflight (OPTIONS) from a listed origin is answered with these and a 204.
+ */
+export function corsHeaders(req: IncomingMessage, allowed: readonly string[]): Record<string, string> | null {
+  const origin = req.headers.origin;
+  if (origin === undefined || !isListed(origin, allowed)) return null;
+  return {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Allow-Methods': 'GET, POST',
+    'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+    'Access-Control-Max-Age': '600',
+    Vary: 'Origin',
+  };
 }

@@ -21,7 +21,7 @@ import { ClientGone, HttpError, RequestTimeout } from './http-error.ts';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image-input.ts';
 import { Metrics } from './metrics.ts';
 import { handleChat, handleModels } from './openai.ts';
-import { checkApiKey, checkOrigin } from './guard.ts';
+import { checkApiKey, checkOrigin, corsHeaders } from './guard.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export interface ServeOptions {
@@ -113,6 +113,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     maxImagePixels: o.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
     timeoutMs: o.timeoutMs,
   };
+  const allowedOrigins = opts.allowedOrigins ?? [];
   const active = new Set<AbortController>();
   let closing = false;
 
@@ -123,7 +124,13 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     signal: AbortSignal,
   ): Promise<void> {
     const p = url.pathname;
-    checkOrigin(req, opts.allowedOrigins ?? []);
+    const cors = corsHeaders(req, allowedOrigins);
+    if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    if (cors && req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
+    checkOrigin(req, allowedOrigins);
     checkApiKey(req, p, opts.apiKey);
     const method = ROUTES[p];
     if (!method)

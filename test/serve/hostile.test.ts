@@ -90,7 +90,20 @@ test("POSTs from another web origin are refused; the server's own page and allow
     assert.equal((await post({ origin: 'http://evil.example:8080', host: 'evil.example:8080' })).status, 403);
     assert.equal((await post({ origin: 'null' })).status, 403);
     assert.equal((await post({ origin: `http://${host}` })).status, 200, 'the page served from here');
-    assert.equal((await post({ origin: 'https://app.example' })).status, 200);
+    const listed = await post({ origin: 'https://app.example' });
+    assert.equal(listed.status, 200);
+    assert.equal(
+      listed.headers['access-control-allow-origin'],
+      'https://app.example',
+      'its pages can read it',
+    );
+    const preflight = await request(server.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(String(preflight.headers['access-control-allow-headers']), /Authorization/);
+    assert.equal(evil.headers['access-control-allow-origin'], undefined);
     assert.equal((await post({})).status, 200, 'no Origin: not a browser');
     const chat = await request(server.url, {
       path: '/v1/chat/completions',
