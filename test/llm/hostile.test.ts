@@ -207,3 +207,93 @@ test('eval judge stops after repeated failures against a dead endpoint; --help s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** `eval judge` over 12 lines against `endpoint`: its result, and whether the input was left as it was. */
+async function judgeCli(endpoint: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-judge-hostile-'));
+  try {
+    const input = path.join(dir, 'completions.jsonl');
+    const lines = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({
+        id: String(i),
+        image: 'x.png',
+        prefix: 'A dog',
+        completion: ' runs.',
+        reference: 'A dog runs.',
+        system: 's',
+      }),
+    );
+    writeFileSync(input, lines.join('\n') + '\n');
+    const before = hashTree(dir).get('completions.jsonl');
+    const r = await runCli(
+      [
+        'eval',
+        'judge',
+        '--in',
+        input,
+        '--endpoint',
+        endpoint,
+        '--model',
+        'judge-m',
+        '--retries',
+        '1',
+        '--concurrency',
+        '1',
+        '--no-cache',
+      ],
+      { timeoutMs: 60_000, env },
+    );
+    return { r, inputUnchanged: hashTree(dir).get('completions.jsonl') === before };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('eval judge from the command line: a huge answer, a cross-origin redirect, an echoed key', async () => {
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  const huge = await rawServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    let sent = 0;
+    const pump = () => {
+      while (sent < 32 * 2 ** 20 && !res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  const other = await startFakeOpenAI(() => reply.text('stolen'));
+  const redirector = await rawServer((req, res) => {
+    req.resume();
+    res.writeHead(307, { location: `${other.url}/chat/completions` }).end();
+  });
+  const echo = await startFakeOpenAI((req) =>
+    reply.error(401, `Incorrect API key provided: ${req.headers.authorization}`),
+  );
+  try {
+    const big = await judgeCli(huge.url);
+    assertOneLineError(
+      big.r,
+      /judge stopped: 10 requests in a row failed; last: \S+: answer refused: more than the 8388608-byte limit/,
+    );
+    assert.ok(big.inputUnchanged);
+    const moved = await judgeCli(redirector.url, { OPENAI_API_KEY: KEY });
+    assertOneLineError(
+      moved.r,
+      /judge stopped: 10 requests in a row failed; last: \S+: HTTP 307 redirect to another origin \(http:\/\/127\.0\.0\.1:\d+\) not followed/,
+    );
+    assert.equal(other.requests.length, 0, 'neither the prompts nor the key reached the other host');
+    assert.ok(moved.inputUnchanged);
+    const echoed = await judgeCli(echo.url, { OPENAI_API_KEY: KEY });
+    assertOneLineError(
+      echoed.r,
+      /judge stopped: \S+: HTTP 401: Incorrect API key provided: Bearer \[redacted\] \(check OPENAI_API_KEY\)/,
+    );
+    for (let i = 0; i + 8 <= KEY.length; i++) assert.ok(!echoed.r.stderr.includes(KEY.slice(i, i + 8)));
+    assert.ok(echoed.inputUnchanged);
+  } finally {
+    await Promise.all([huge.close(), other.close(), redirector.close(), echo.close()]);
+  }
+});

@@ -131,6 +131,12 @@ test('"__proto__" and other inherited names are unknown keys (item 10)', async (
       writeFileSync(p, text);
     });
     await refusedInProcess(dir, new RegExp(`config\\.json: unknown key "${key}"`));
+    if (key === '__proto__') {
+      const before = hashTree(dir);
+      const r = await runCli(['generate', '--model', dir, image], { timeoutMs: 20_000 });
+      assertOneLineError(r, /config\.json: unknown key "__proto__"$/);
+      assertUnchanged(dir, before);
+    }
   }
 });
 
