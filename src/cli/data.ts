@@ -181,7 +181,11 @@ const describeSpec = {
     },
     temperature: { type: 'number', help: 'sampling temperature (server default when unset)' },
     timeout: { type: 'number', help: 'seconds allowed per request', default: 120 },
-    'max-retries': { type: 'integer', help: 'retries per request on 429/5xx/time-outs', default: 6 },
+    'max-retries': {
+      type: 'integer',
+      help: 'retries per request on 429/5xx/time-outs; its waits (Retry-After included, at most 60 s each) add up to at most 5 min',
+      default: 6,
+    },
     overwrite: { type: 'boolean', help: 'also describe records that already have this text', default: false },
     merge: {
       type: 'boolean',

@@ -4,7 +4,7 @@ import { parseCommand, runSubcommand, type CommandSpec, type Schema, type Subcom
 import { UserError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { LlmClient } from '../llm/client.ts';
+import { DEFAULT_MAX_TOTAL_WAIT_MS, LlmClient } from '../llm/client.ts';
 import { runComplete } from '../eval/complete.ts';
 import { runJudge, type JsonMode } from '../eval/judge.ts';
 import { PROTOCOLS, type Protocol } from '../eval/judge-prompts.ts';
@@ -139,7 +139,11 @@ const judgeSpec = {
     temperature: { type: 'number', help: 'judge temperature', default: 0 },
     'max-tokens': { type: 'integer', help: 'longest answer', default: 500 },
     timeout: { type: 'number', help: 'seconds per request', default: 120 },
-    retries: { type: 'integer', help: 'retries of a failed request (429, 5xx, time-out)', default: 6 },
+    retries: {
+      type: 'integer',
+      help: `retries of a failed request (429, 5xx, time-out); its waits (Retry-After included, at most 60 s each) add up to at most ${DEFAULT_MAX_TOTAL_WAIT_MS / 60_000} min; the run stops after 10 failed requests in a row`,
+      default: 6,
+    },
     reasks: { type: 'integer', help: 'extra tries when an answer cannot be read', default: 2 },
     'json-mode': {
       type: 'string',

@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.ts';
+import { fileSystemError } from '../util/fs.ts';
 
 /** Each command lives in its own file and exports `run(argv): Promise<number>`; loaded on demand. */
 const commands: Record<
@@ -45,7 +46,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const mod = await cmd.load();
     return await mod.run(rest);
-  } catch (e) {
+  } catch (caught) {
+    // A failed file operation (disk full, read-only folder, ...) is a one-line error too.
+    const e = fileSystemError(caught) ?? caught;
     if (e instanceof UserError) {
       // Option errors already name the command (`nanovlm serve: --model is required`).
       const prefix = e.message.startsWith(`nanovlm ${name}`) ? '' : `nanovlm ${name}: `;

@@ -1,8 +1,11 @@
 import sharp from 'sharp';
 import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
-import { startServer, SERVE_DEFAULTS } from '../serve/index.ts';
+import { isLoopbackHost, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
 import { UserError } from '../util/errors.ts';
+
+/** Environment variable holding the key, so it stays out of the process list and shell history. */
+const API_KEY_ENV = 'NANOVLM_API_KEY';
 
 const options = {
   model: {
@@ -28,6 +31,20 @@ const options = {
     help: 'largest request body (413 beyond)',
     default: SERVE_DEFAULTS.maxBodyBytes / 1024 / 1024,
   },
+  'api-key': {
+    type: 'string',
+    help: `require "Authorization: Bearer KEY" (as OpenAI clients send it) on every route but GET / and /health; default: the ${API_KEY_ENV} environment variable`,
+  },
+  'allow-origin': {
+    type: 'string',
+    help: 'a web origin (https://app.example) whose pages may POST here besides the server\'s own page; repeat for several, "*" for any',
+    multiple: true,
+  },
+  'max-connections': {
+    type: 'integer',
+    help: 'most connections open at once (more are closed at once)',
+    default: SERVE_DEFAULTS.maxConnections,
+  },
 } as const satisfies Schema;
 
 const spec: CommandSpec<typeof options> = {
@@ -36,7 +53,7 @@ const spec: CommandSpec<typeof options> = {
     'HTTP API and web page for a model: POST /v1/describe, POST /v1/chat/completions (OpenAI-compatible), ' +
     'GET /v1/models, /health, /metrics, and the page at /. Stops cleanly on Ctrl-C or SIGTERM.',
   usage:
-    'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10]',
+    'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10] [--api-key KEY] [--allow-origin URL ...]',
   options,
 };
 
@@ -49,6 +66,18 @@ export async function run(argv: string[]): Promise<number> {
   if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
   if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
   if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
+  if (o.maxConnections < 1)
+    throw new UserError(`--max-connections must be at least 1, got ${o.maxConnections}`, 2);
+  const apiKey = o.apiKey ?? (process.env[API_KEY_ENV] || undefined);
+  if (apiKey !== undefined && apiKey.trim().length < 8)
+    throw new UserError('--api-key must be at least 8 characters', 2);
+  for (const origin of o.allowOrigin) {
+    if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin))
+      throw new UserError(
+        `--allow-origin takes an origin like https://app.example (no path), got "${origin}"`,
+        2,
+      );
+  }
 
   // Uploads are never the same picture twice: libvips' operation cache would only hold memory.
   sharp.cache(false);
@@ -62,6 +91,9 @@ export async function run(argv: string[]): Promise<number> {
       maxQueue: o.queue,
       timeoutMs: o.timeoutMs,
       maxBodyBytes: Math.round(o.maxBodyMb * 1024 * 1024),
+      apiKey: apiKey?.trim(),
+      allowedOrigins: o.allowOrigin,
+      maxConnections: o.maxConnections,
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -71,26 +103,37 @@ export async function run(argv: string[]): Promise<number> {
       throw new UserError(`cannot listen on ${o.host}:${o.port} (${code})`);
     throw e;
   }
+  const server = running;
+  // Handlers first, banner after: a client may send the signal as soon as it reads the banner.
+  // Exit like a process ended by the signal: 128 + its number (SIGINT 130, SIGTERM 143).
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+      const code = signal === 'SIGINT' ? 130 : 143;
+      if (stopping) {
+        console.error(`nanovlm serve: ${signal} again, exiting now`);
+        process.exit(code);
+      }
+      stopping = true;
+      console.log(`nanovlm serve: ${signal}: finishing running requests, then stopping`);
+      server.close(10_000).then(
+        () => resolve(code),
+        () => resolve(code),
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
   const params = vlm.model.parameterCount();
   console.log(
     `nanovlm serve: model "${running.ctx.modelId}" (${(params / 1e6).toFixed(2)}M parameters, ${vlm.config.image_size}px images) ` +
       `listening on ${running.url}  (batch ${o.maxBatch}, queue ${o.queue}, time-out ${o.timeoutMs} ms)`,
   );
-  const server = running;
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        console.error(`nanovlm serve: ${signal} again, exiting now`);
-        process.exit(130);
-      }
-      stopping = true;
-      console.log(`nanovlm serve: ${signal}: finishing running requests, then stopping`);
-      server.close(10_000).then(resolve, resolve);
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-  });
+  if (!apiKey && !isLoopbackHost(o.host))
+    console.error(
+      `nanovlm serve: warning: listening on ${o.host} without an API key: anyone who can reach this address can use the model (set --api-key or ${API_KEY_ENV})`,
+    );
+  const exitCode = await stopped;
   console.log('nanovlm serve: stopped');
-  return 0;
+  return exitCode;
 }

@@ -3,10 +3,11 @@
  * record and reports problems as `<dir>/manifest.jsonl line N: reason`; with `skipBad` bad records are
  * skipped and counted instead.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { isUtf8 } from 'node:buffer';
+import { byteLines, readRegularFile, writeFileAtomic } from '../util/fs.ts';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -45,6 +46,8 @@ export interface OpenOptions {
 }
 
 export const MANIFEST = 'manifest.jsonl';
+/** Longest caption or description accepted (real ones are a few hundred characters). */
+export const MAX_TEXT_CHARS = 10_000;
 
 /** Resolves a record's image path, refusing anything that could leave the dataset folder. */
 export function resolveImagePath(root: string, realRoot: string, image: string): string {
@@ -93,6 +96,11 @@ export function validateRecord(raw: unknown): DatasetRecord {
       throw new Error(`"${key}" must be a string, got ${JSON.stringify(r[key])}`);
     }
   }
+  const texts: [string, unknown][] = [...captions.map((c, i) => [`"captions"[${i}]`, c] as [string, unknown]), ['"short"', r.short], ['"long"', r.long]];
+  for (const [where, t] of texts) {
+    if (typeof t === 'string' && t.length > MAX_TEXT_CHARS)
+      throw new Error(`${where} is ${t.length} characters long; at most ${MAX_TEXT_CHARS} are accepted`);
+  }
   if (r.meta !== undefined && r.meta !== null && !isPlainObject(r.meta)) throw new Error('"meta" must be an object');
   const rec: DatasetRecord = { ...r, id: String(r.id), image: r.image, split: r.split as Split, captions };
   if (rec.short === null) delete rec.short;
@@ -108,14 +116,17 @@ export function openDataset(dir: string, opts: OpenOptions = {}): Dataset {
   if (!existsSync(manifest)) throw new UserError(`${dir}: not a dataset folder (${MANIFEST} not found)`);
   const realRoot = realpathSync(dir);
   const checkImages = opts.checkImages ?? true;
-  const lines = readFileSync(manifest, 'utf8').split('\n');
+  const lines = byteLines(readRegularFile(manifest));
   const records: DatasetRecord[] = [];
   const problems: string[] = [];
   const seen = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (!line) continue;
+    const bytes = lines[i]!;
     try {
+      // Invalid bytes would be read as U+FFFD and written back changed: refuse them instead.
+      if (!isUtf8(bytes)) throw new Error('not valid UTF-8 text');
+      const line = bytes.toString('utf8').trim();
+      if (!line) continue;
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);

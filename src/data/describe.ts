@@ -6,10 +6,11 @@
  * skips ids already answered there, so a kill loses at most the requests in flight. When everything is
  * answered, the texts are merged into manifest.jsonl (rewritten atomically, other fields untouched).
  */
+import { isUtf8 } from 'node:buffer';
 import { appendFileSync, existsSync, readFileSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { byteLines, readRegularFile, writeFileAtomic } from '../util/fs.ts';
 import { LlmError, type LlmClient } from '../llm/client.ts';
 import { imageDataUrl, userMessage, type ChatMessage } from '../llm/content.ts';
 import { imagePath, MANIFEST, openDataset, type DatasetRecord, type Split } from './dataset.ts';
@@ -131,29 +132,36 @@ export function readResults(file: string, kind: DescKind): Map<string, ResultLin
   return done;
 }
 
-/** Writes answers into the manifest's `kind` field, keeping every other line and field as it was. */
+/**
+ * Writes answers into the manifest's `kind` field. Every other line is kept byte for byte (invalid
+ * UTF-8 included: decoding it would turn its bytes into U+FFFD), and so is every other field.
+ */
 export async function mergeIntoManifest(dir: string, kind: DescKind, answers: Map<string, string>): Promise<number> {
   const file = path.join(dir, MANIFEST);
-  const lines = readFileSync(file, 'utf8').split('\n');
+  const lines = byteLines(readRegularFile(file));
   let merged = 0;
-  const out = lines.map((line) => {
-    if (!line.trim()) return line;
+  const out = lines.map((bytes) => {
+    if (!isUtf8(bytes)) return bytes;
+    const line = bytes.toString('utf8');
+    if (!line.trim()) return bytes;
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(line);
     } catch {
-      return line; // bad lines stay as they are (openDataset reports them)
+      return bytes; // bad lines stay as they are (openDataset reports them)
     }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return line;
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return bytes;
     const text = answers.get(String(obj.id));
-    if (text === undefined || obj[kind] === text) return line;
+    if (text === undefined || obj[kind] === text) return bytes;
     obj[kind] = text;
     merged++;
-    return JSON.stringify(obj);
+    return Buffer.from(JSON.stringify(obj));
   });
-  if (merged) await writeFileAtomic(file, out.join('\n'));
+  if (merged) await writeFileAtomic(file, Buffer.concat(out.flatMap((b, i) => (i ? [NEWLINE, b] : [b]))));
   return merged;
 }
+
+const NEWLINE = Buffer.from('\n');
 
 function isFatal(e: unknown): boolean {
   return e instanceof LlmError && (e.status === 401 || e.status === 403 || e.status === 404);

@@ -4,6 +4,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { UserError } from '../util/errors.ts';
+import { assertRegularFile } from '../util/fs.ts';
 
 export interface RawImage {
   data: Uint8Array | Uint8ClampedArray;
@@ -75,6 +76,7 @@ export async function decodeImage(input: ImageInput, size: number, opts: DecodeO
       if (width * height > limitInputPixels) throw new Error('Input image exceeds pixel limit');
       img = sharp(data, { raw: { width, height, channels } });
     } else {
+      if (typeof input === 'string') assertRegularFile(input); // a FIFO would block the decoder forever
       // failOn 'truncated': a cut-off file is an error, not a half-grey picture.
       img = sharp(input, { limitInputPixels, failOn: 'truncated' });
     }

@@ -38,6 +38,8 @@ export interface JudgeOptions {
   maxTokens?: number;
   /** Extra tries when an answer cannot be read. Default 2. */
   reasks?: number;
+  /** Stop the run after this many requests in a row failed (default 10). */
+  maxConsecutiveFailures?: number;
   /** Ask for `response_format: json_object`: on, off, or auto (on, and off for the run once the server refuses it). */
   jsonMode?: JsonMode;
   /** Called after each line is written. */
@@ -63,6 +65,8 @@ export interface JudgeSummary {
   protocol: Protocol;
   promptVersion: string;
 }
+
+const REQUEST_FAILED = 'judge request failed: ';
 
 /** Statuses that mean every request will fail the same way: stop rather than record a failure per line. */
 const FATAL_STATUS = new Set([401, 403, 404]);
@@ -202,7 +206,7 @@ export async function runJudge(opts: JudgeOptions): Promise<JudgeSummary> {
         answer = await ask(messages);
       } catch (e) {
         if (e instanceof LlmError && e.status !== undefined && FATAL_STATUS.has(e.status)) throw e;
-        return { ...base, error: `judge request failed: ${(e as Error).message}` };
+        return { ...base, error: `${REQUEST_FAILED}${(e as Error).message}` };
       }
       try {
         const p = parseJudgeAnswer(answer.text);
@@ -225,6 +229,9 @@ export async function runJudge(opts: JudgeOptions): Promise<JudgeSummary> {
 
   let done = 0;
   let next = 0;
+  // A dead or broken endpoint fails every request: stop after this many in a row, as `data describe` does.
+  const maxFailuresInARow = opts.maxConsecutiveFailures ?? 10;
+  let failuresInARow = 0;
   const workers = Math.max(1, Math.min(opts.concurrency ?? 4, todo.length));
   async function worker(): Promise<void> {
     while (next < todo.length && !fatal) {
@@ -239,6 +246,12 @@ export async function runJudge(opts: JudgeOptions): Promise<JudgeSummary> {
       appendFileSync(opts.out, JSON.stringify(line) + '\n');
       if (line.error) summary.failed++;
       else summary.graded++;
+      const requestFailed = line.error?.startsWith(REQUEST_FAILED) ?? false;
+      failuresInARow = requestFailed ? failuresInARow + 1 : 0;
+      if (requestFailed && failuresInARow >= maxFailuresInARow)
+        fatal ??= new UserError(
+          `${failuresInARow} requests in a row failed; last: ${line.error!.slice(REQUEST_FAILED.length)}`,
+        );
       done++;
       opts.onLine?.(summary.alreadyDone + done, summary.total, line);
     }

@@ -8,6 +8,10 @@
  * - Retries: 408/409/429/5xx, time-outs, network errors and malformed answers, with exponential backoff
  *   and jitter; `Retry-After` / `retry-after-ms` is honoured and pauses every request of this client.
  *   Other 4xx answers (bad key, unknown model) fail at once.
+ *   All waits of one request add up to at most `maxTotalWaitMs` (5 min): then it fails.
+ * - Hostile servers: answers are read up to `maxResponseBytes` (8 MB); redirects are followed only
+ *   within the endpoint's origin (the prompts and the key never go to another host); the API key is
+ *   redacted from every message that could echo it.
  * - Accounting: tokens as reported by the server, and a cost estimate from a price table.
  */
 import { UserError } from '../util/errors.ts';
@@ -32,8 +36,12 @@ export interface ClientOptions {
   baseDelayMs?: number;
   /** Longest backoff delay, ms. Default 60 s. */
   maxDelayMs?: number;
-  /** Longest wait a server may ask for with Retry-After, ms. Default 5 min. */
+  /** Longest wait a server may ask for with Retry-After, ms. Default 60 s. */
   maxRetryAfterMs?: number;
+  /** Longest total of the waits between the attempts of one request, ms. Default 5 min. */
+  maxTotalWaitMs?: number;
+  /** Largest answer read, bytes; a bigger one fails the request. Default 8 MB. */
+  maxResponseBytes?: number;
   /** Prices per model, merged over DEFAULT_PRICES. */
   prices?: PriceTable;
   /** Called before each retry (for logs). */
@@ -106,6 +114,10 @@ export function chatCompletionsUrl(endpoint: string): string {
   return url.toString();
 }
 
+/** The default cap on one request's waits between retries (said in the commands' --help). */
+export const DEFAULT_MAX_TOTAL_WAIT_MS = 300_000;
+const MAX_REDIRECTS = 5;
+
 const RETRYABLE_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 
 function abortError(signal: AbortSignal): Error {
@@ -143,7 +155,9 @@ export class LlmClient {
       maxRetries: options.maxRetries ?? 6,
       baseDelayMs: options.baseDelayMs ?? 1000,
       maxDelayMs: options.maxDelayMs ?? 60_000,
-      maxRetryAfterMs: options.maxRetryAfterMs ?? 300_000,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+      maxTotalWaitMs: options.maxTotalWaitMs ?? DEFAULT_MAX_TOTAL_WAIT_MS,
+      maxResponseBytes: options.maxResponseBytes ?? 8 * 1024 * 1024,
     };
     this.slots = new Semaphore(this.opts.concurrency);
   }
@@ -165,6 +179,7 @@ export class LlmClient {
     const payload = JSON.stringify(body);
 
     return this.slots.run(async () => {
+      let waitedMs = 0;
       for (let attempt = 1; ; attempt++) {
         await this.waitForPause(req.signal);
         try {
@@ -173,24 +188,69 @@ export class LlmClient {
         } catch (e) {
           if (req.signal?.aborted) throw abortError(req.signal);
           const err = e instanceof LlmError ? e : new LlmError(String((e as Error)?.message ?? e), true);
-          if (!err.retryable || attempt > this.opts.maxRetries) {
+          const delayMs =
+            err.retryAfterMs !== undefined
+              ? Math.min(err.retryAfterMs, this.opts.maxRetryAfterMs)
+              : backoffDelay(attempt, this.opts.baseDelayMs, this.opts.maxDelayMs);
+          const outOfTime = waitedMs + delayMs > this.opts.maxTotalWaitMs;
+          if (!err.retryable || attempt > this.opts.maxRetries || outOfTime) {
             this.usage.failures++;
             const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-            throw new LlmError(`${this.url}: ${err.message}${tries}`, err.retryable, err.status);
+            const gaveUp =
+              err.retryable && outOfTime && attempt <= this.opts.maxRetries
+                ? `; gave up: the next wait would pass ${Math.round(this.opts.maxTotalWaitMs / 1000)} s of waiting for this request`
+                : '';
+            throw new LlmError(
+              this.redact(`${this.url}: ${err.message}${tries}${gaveUp}`),
+              err.retryable,
+              err.status,
+            );
           }
-          let delayMs: number;
-          if (err.retryAfterMs !== undefined) {
-            delayMs = Math.min(err.retryAfterMs, this.opts.maxRetryAfterMs);
+          if (err.retryAfterMs !== undefined)
             this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-          } else {
-            delayMs = backoffDelay(attempt, this.opts.baseDelayMs, this.opts.maxDelayMs);
-          }
+          waitedMs += delayMs;
           this.usage.retries++;
-          this.options.onRetry?.({ attempt, delayMs, reason: err.message });
+          this.options.onRetry?.({ attempt, delayMs, reason: this.redact(err.message) });
           await sleep(delayMs, req.signal);
         }
       }
     });
+  }
+
+  /** Blanks the API key (whole, or a piece of 8+ characters of it) out of a message. */
+  redact(text: string): string {
+    return redactSecret(text, this.apiKey);
+  }
+
+  /** POSTs to the endpoint, following redirects only within its origin (never to another host). */
+  private async post(
+    headers: Record<string, string>,
+    payload: string,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    let url = this.url;
+    const origin = new URL(this.url).origin;
+    for (let hop = 0; ; hop++) {
+      const res = await fetch(url, { method: 'POST', headers, body: payload, signal, redirect: 'manual' });
+      if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
+      await res.body?.cancel();
+      const location = res.headers.get('location');
+      if (!location) throw new LlmError(`HTTP ${res.status} redirect without a Location`, false, res.status);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new LlmError(`HTTP ${res.status} redirect to an unreadable Location`, false, res.status);
+      }
+      if (next.origin !== origin)
+        throw new LlmError(
+          `HTTP ${res.status} redirect to another origin (${next.origin}) not followed: the prompts and the key stay with ${origin}`,
+          false,
+          res.status,
+        );
+      if (hop >= MAX_REDIRECTS) throw new LlmError(`more than ${MAX_REDIRECTS} redirects`, false, res.status);
+      url = next.toString();
+    }
   }
 
   private async waitForPause(signal?: AbortSignal): Promise<void> {
@@ -216,10 +276,11 @@ export class LlmClient {
     let text: string;
     let res: Response;
     try {
-      res = await fetch(this.url, { method: 'POST', headers, body: payload, signal: combined });
+      res = await this.post(headers, payload, combined);
       status = res.status;
-      text = await res.text();
+      text = await readCapped(res, this.opts.maxResponseBytes);
     } catch (e) {
+      if (e instanceof LlmError) throw e;
       if (timeout.signal.aborted && !signal?.aborted) throw timeout.signal.reason as LlmError;
       if (signal?.aborted) throw abortError(signal);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -273,6 +334,51 @@ export class LlmClient {
       costUsd: cost,
     };
   }
+}
+
+/** The body as text, refusing (and cancelling) it past `limit` bytes. */
+async function readCapped(res: Response, limit: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel();
+    throw new LlmError(
+      `answer of ${declared} bytes refused: larger than the ${limit}-byte limit`,
+      false,
+      res.status,
+    );
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > limit) {
+      await res.body.cancel().catch(() => {});
+      throw new LlmError(`answer refused: more than the ${limit}-byte limit`, false, res.status);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * `text` with `secret` replaced by [redacted]: whole, or every piece of 8 or more characters of it
+ * (servers echo keys whole, cut or masked). Keys shorter than 8 characters are only redacted whole.
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  if (secret.length < 8) return text.split(secret).join('[redacted]');
+  const piece = 8;
+  const hidden = new Uint8Array(text.length);
+  for (let i = 0; i + piece <= text.length; i++) {
+    if (secret.includes(text.slice(i, i + piece))) hidden.fill(1, i, i + piece);
+  }
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    if (!hidden[i]) out += text[i];
+    else if (i === 0 || !hidden[i - 1]) out += '[redacted]';
+  }
+  return out;
 }
 
 /** The `error.message` of an OpenAI-style error body, or the start of the text. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
+import { assertRegularFile, fileError } from '../util/fs.ts';
 
 export type ContentPart =
   | { type: 'text'; text: string }
@@ -25,11 +26,12 @@ export function imageDataUrl(file: string): string {
   const mime = MIME[path.extname(file).toLowerCase()];
   if (!mime)
     throw new UserError(`${file}: cannot send this file type as an image (use PNG, JPEG, WebP or GIF)`);
+  assertRegularFile(file);
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
-  } catch {
-    throw new UserError(`${file}: file not found`);
+  } catch (e) {
+    throw fileError(file, e);
   }
   return `data:${mime};base64,${bytes.toString('base64')}`;
 }

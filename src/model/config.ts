@@ -175,6 +175,31 @@ const KEYS: Record<keyof ModelConfig, 'int' | 'number' | 'string' | 'boolean' | 
   eos_token_id: 'int',
   pad_token_id: 'int',
 };
+/**
+ * Largest value of each size, far above any model this toolkit can train on a CPU (the presets use
+ * tenths of these at most), so that a damaged or hostile config.json is refused before a model of
+ * its size is allocated.
+ */
+export const CONFIG_LIMITS: Partial<Record<keyof ModelConfig, number>> = {
+  image_size: 2048,
+  patch_size: 256,
+  img_embd_dim: 8192,
+  vision_blocks: 128,
+  vision_heads: 256,
+  connector_hidden: 65536,
+  n_layer: 128,
+  n_head: 256,
+  n_embd: 8192,
+  vocab_size: 1 << 20,
+  max_text_len: 8192,
+  mlp_ratio: 16,
+};
+const MAX_CONV_CHANNELS = 4096;
+/** Vision tokens (patches + [CLS]): attention holds tokens² scores per head. */
+const MAX_VISION_TOKENS = 16385;
+/** Parameters of the whole model (4 GB of float32). */
+export const MAX_PARAMS = 1e9;
+
 /** Keys other tools put in a Hugging Face config.json; accepted and dropped. */
 const IGNORED_KEYS = new Set(['architectures', 'torch_dtype', 'transformers_version', '_name_or_path']);
 
@@ -189,7 +214,8 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     if (IGNORED_KEYS.has(k)) continue;
-    const kind = KEYS[k as keyof ModelConfig];
+    // Own keys only: "__proto__" or "constructor" must not find Object.prototype's members.
+    const kind = Object.hasOwn(KEYS, k) ? KEYS[k as keyof ModelConfig] : undefined;
     if (!kind) throw new UserError(`${where}: unknown key "${k}"`);
     const bad = (what: string) => new UserError(`${where}: "${k}" must be ${what}, got ${JSON.stringify(v)}`);
     if (kind === 'int' && !(Number.isSafeInteger(v) && (v as number) >= 0))
@@ -202,6 +228,10 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
       !(Array.isArray(v) && v.length === 2 && v.every((x) => Number.isSafeInteger(x) && x > 0))
     )
       throw bad('two positive integers');
+    const max = Object.hasOwn(CONFIG_LIMITS, k) ? CONFIG_LIMITS[k as keyof ModelConfig] : undefined;
+    if (max !== undefined && (v as number) > max) throw bad(`at most ${max}`);
+    if (kind === 'pair' && (v as number[]).some((x) => x > MAX_CONV_CHANNELS))
+      throw bad(`two integers of at most ${MAX_CONV_CHANNELS}`);
     out[k] = kind === 'pair' ? [...(v as number[])] : v;
   }
   for (const k of Object.keys(KEYS)) {
@@ -241,6 +271,15 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
   for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
     if (c[k] >= c.vocab_size) throw fail(`"${k}" ${c[k]} is outside the vocabulary (${c.vocab_size})`);
   }
+  if (visionTokens(c) > MAX_VISION_TOKENS)
+    throw fail(
+      `"image_size" ${c.image_size} in patches of ${c.patch_size} makes ${visionTokens(c)} vision tokens; at most ${MAX_VISION_TOKENS}`,
+    );
+  const params = countParams(c).total;
+  if (params > MAX_PARAMS)
+    throw fail(
+      `these sizes make a model of ${(params / 1e6).toFixed(0)}M parameters; at most ${MAX_PARAMS / 1e6}M`,
+    );
   return c;
 }
 

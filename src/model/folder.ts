@@ -12,6 +12,7 @@ import { readJson, writeDirAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { validateConfig, type ModelConfig } from './config.ts';
 import { DEFAULT_MAX_NEW_TOKENS } from './generate.ts';
 import { NanoVLM } from './nanovlm.ts';
+import { checkWeightsAgainstConfig } from './weights-layout.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -100,22 +101,34 @@ function checkTokenizer(config: ModelConfig, tok: Tokenizer, where: string): voi
   }
 }
 
-const NUMERIC_GEN_KEYS = ['max_new_tokens', 'temperature', 'top_k', 'top_p', 'repetition_penalty'] as const;
+/** Checks of each numeric generation_config.json key: the same ranges `generate` accepts per request. */
+const GEN_CHECKS: Record<string, [(v: number) => boolean, string]> = {
+  max_new_tokens: [(v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer'],
+  temperature: [(v) => v >= 0, 'a number >= 0 (0 = greedy)'],
+  top_k: [(v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer (0 = all tokens)'],
+  top_p: [(v) => v > 0 && v <= 1, 'a number in (0, 1]'],
+  repetition_penalty: [(v) => v > 0, 'a number > 0 (1 = off)'],
+};
 
 function readGenerationConfig(file: string, config: ModelConfig): GenerationConfig {
   const raw = readJson<Record<string, unknown>>(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new UserError(`${file}: must be a JSON object`);
   const out = defaultGenerationConfig(config);
-  for (const k of NUMERIC_GEN_KEYS) {
-    if (raw[k] === undefined) continue;
-    if (typeof raw[k] !== 'number' || !Number.isFinite(raw[k]))
-      throw new UserError(`${file}: "${k}" must be a number`);
-    out[k] = raw[k] as number;
+  for (const [k, [ok, what]] of Object.entries(GEN_CHECKS)) {
+    if (!Object.hasOwn(raw, k) || raw[k] === null) continue;
+    const v = raw[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+      throw new UserError(`${file}: "${k}" must be ${what}, got ${JSON.stringify(v)}`);
+    (out as unknown as Record<string, number>)[k] = v;
   }
-  if (raw.do_sample !== undefined) {
+  if (Object.hasOwn(raw, 'do_sample')) {
     if (typeof raw.do_sample !== 'boolean') throw new UserError(`${file}: "do_sample" must be true or false`);
     out.do_sample = raw.do_sample;
+  }
+  for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
+    if (Object.hasOwn(raw, k) && raw[k] !== null && raw[k] !== config[k])
+      throw new UserError(`${file}: "${k}" is ${JSON.stringify(raw[k])} but ${config[k]} in the config`);
   }
   return out;
 }
@@ -145,10 +158,18 @@ export function readModelFolder(dir: string): LoadedFiles {
   checkTokenizer(config, tokenizer, tokenizerFile);
   const generation = readGenerationConfig(path.join(dir, GENERATION_FILE), config);
   const weightsFile = path.join(dir, WEIGHTS_FILE);
-  const { tensors } = readSafetensors(weightsFile);
+  // Names and shapes are checked against the config from the header alone, before any tensor (or the
+  // model) is allocated: a config.json that asks for a huge model fails here, not out of memory.
+  const { tensors } = readSafetensors(weightsFile, {
+    onHeader: (entries) => {
+      for (const e of entries) {
+        if (!e.dtype.startsWith('F') && e.dtype !== 'BF16')
+          throw new UserError(`${weightsFile}: tensor "${e.name}" is an integer tensor, expected float32`);
+      }
+      checkWeightsAgainstConfig(entries, config, weightsFile, configFile);
+    },
+  });
   for (const [name, t] of tensors) {
-    if (t.dtype === 'int32')
-      throw new UserError(`${weightsFile}: tensor "${name}" is an integer tensor, expected float32`);
     const d = t.f;
     for (let i = 0; i < d.length; i++) {
       if (!Number.isFinite(d[i]!))
@@ -158,12 +179,7 @@ export function readModelFolder(dir: string): LoadedFiles {
     }
   }
   const model = new NanoVLM(config);
-  try {
-    model.loadStateDict(tensors, { strict: true, source: weightsFile });
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    throw new UserError(`${e.message} (the weights do not match ${configFile})`);
-  }
+  model.loadStateDict(tensors, { strict: true, source: weightsFile });
   model.eval();
   return { model, tokenizer, config, generation };
 }

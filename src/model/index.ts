@@ -43,6 +43,7 @@ export {
   applyRepetitionPenalty,
   argmax,
   drawFrom,
+  NonFiniteLogitsError,
   type SamplingOptions,
 } from './sampling.ts';
 export {

@@ -2,14 +2,21 @@
  * The one-call API: `const vlm = await loadModel(dir); const d = await vlm.describe('cat.png')`.
  * Wraps image loading, tokenisation, generation and decoding.
  */
+import path from 'node:path';
 import { loadImage, type ImageInput } from '../data/image.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { UserError } from '../util/errors.ts';
 import type { ModelConfig } from './config.ts';
-import { readModelFolder, saveModel, type GenerationConfig, type SaveOptions } from './folder.ts';
+import {
+  readModelFolder,
+  saveModel,
+  WEIGHTS_FILE,
+  type GenerationConfig,
+  type SaveOptions,
+} from './folder.ts';
 import { generate, type FinishReason, type GenerateRequest } from './generate.ts';
 import type { NanoVLM } from './nanovlm.ts';
-import type { SamplingOptions } from './sampling.ts';
+import { NonFiniteLogitsError, type SamplingOptions } from './sampling.ts';
 
 export interface DescribeOptions extends SamplingOptions {
   /** The start of the description; the model writes the rest (prefix completion). */
@@ -100,7 +107,15 @@ export class VisionLanguageModel {
       };
     });
     const suppress = [this.tokenizer.bosId, this.tokenizer.padId, this.tokenizer.imageId];
-    const results = await generate(this.model, requests, { suppressTokens: suppress });
+    let results;
+    try {
+      results = await generate(this.model, requests, { suppressTokens: suppress });
+    } catch (e) {
+      // Name the weights that overflowed, when we know where they came from.
+      if (e instanceof NonFiniteLogitsError && this.dir)
+        throw new NonFiniteLogitsError(`${path.join(this.dir, WEIGHTS_FILE)}: ${e.message}`);
+      throw e;
+    }
     return results.map((r, i) => {
       const text = this.tokenizer.decode(r.ids);
       return {

@@ -2,7 +2,30 @@
  * Choosing the next token from a row of logits: repetition penalty, temperature, top-k, top-p, then a
  * seeded draw (or argmax when the temperature is 0).
  */
+import { UserError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
+
+/**
+ * The model computed NaN or an infinity (weights so large that float32 arithmetic overflows): no token
+ * can be chosen, and an argmax over NaN would silently pick token 0.
+ */
+export class NonFiniteLogitsError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+/** Throws NonFiniteLogitsError when a row of logits holds NaN or an infinity. */
+export function checkFiniteLogits(logits: ArrayLike<number>): void {
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v - v !== 0)
+      throw new NonFiniteLogitsError(
+        `the model computed a non-finite logit (${v} for token ${i}): its weights overflow float32 arithmetic`,
+      );
+  }
+}
 
 export interface SamplingOptions {
   /** 0 = greedy (argmax). */
@@ -103,7 +126,7 @@ export function drawFrom(probs: Float64Array, rng: Rng): number {
 }
 
 /**
- * The next token for one row. `logits` is not modified. `seen` are the ids the repetition penalty
+ * The next token for one row (non-finite logits throw NonFiniteLogitsError). `logits` is not modified. `seen` are the ids the repetition penalty
  * applies to; `suppress` ids can never be chosen (BOS, PAD: they never follow text).
  */
 export function sampleToken(
@@ -113,6 +136,7 @@ export function sampleToken(
   seen: Iterable<number> = [],
   suppress: readonly number[] = [],
 ): number {
+  checkFiniteLogits(logits);
   const temperature = opts.temperature ?? 1;
   const penalty = opts.repetitionPenalty ?? 1;
   const greedy = temperature <= 0 || opts.topK === 1;

@@ -18,4 +18,5 @@ export {
   encodeSafetensors,
   MAX_HEADER_BYTES,
   type SafetensorsFile,
+  type SafetensorsEntry,
 } from './safetensors.ts';

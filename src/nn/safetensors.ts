@@ -7,12 +7,12 @@
  * the start of the data. Every byte of the data belongs to exactly one tensor: reading rejects holes,
  * overlaps and trailing bytes, like the reference implementation does.
  */
-import { closeSync, fstatSync, openSync, readSync, promises as fsp } from 'node:fs';
+import { closeSync, fstatSync, readSync, promises as fsp } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
 import { Tensor, type DType, type TensorData } from '../tensor/tensor.ts';
 import { UserError } from '../util/errors.ts';
-import { tempSibling } from '../util/fs.ts';
+import { openRegularFile, tempSibling } from '../util/fs.ts';
 
 /** Headers larger than this are refused before anything is allocated (real ones are kilobytes). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -58,10 +58,14 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-interface Entry {
+/** One tensor as the header describes it (before any data is read). */
+export interface SafetensorsEntry {
   name: string;
   dtype: string;
   shape: number[];
+}
+
+interface Entry extends SafetensorsEntry {
   begin: number;
   end: number;
 }
@@ -164,7 +168,9 @@ export async function writeSafetensors(
       const expected = group.reduce((n, c) => n + c.length, 0);
       const { bytesWritten } = await fh.writev(group);
       if (bytesWritten !== expected)
-        throw new Error(`${file}: short write (${bytesWritten} of ${expected} bytes)`);
+        throw new UserError(
+          `${file}: only ${bytesWritten} of ${expected} bytes could be written (no space left on the device?)`,
+        );
     }
     await fh.sync();
     await fh.close();
@@ -370,7 +376,14 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-function decode(src: Source, where: string): SafetensorsFile {
+export interface ReadOptions {
+  /** Name used in errors (default: the path, or "<buffer>"). */
+  name?: string;
+  /** Called with the parsed header before any tensor is allocated; throw to refuse the file. */
+  onHeader?: (entries: readonly SafetensorsEntry[], metadata: Record<string, string>) => void;
+}
+
+function decode(src: Source, where: string, onHeader: ReadOptions['onHeader']): SafetensorsFile {
   if (src.size < 8)
     throw new UserError(
       `${where}: not a safetensors file (${src.size} bytes, shorter than its 8-byte header length)`,
@@ -395,6 +408,7 @@ function decode(src: Source, where: string): SafetensorsFile {
   }
   const dataStart = 8 + n;
   const { entries, metadata } = parseHeader(text, src.size - dataStart, where);
+  onHeader?.(entries, metadata);
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     const t = Tensor.zeros(e.shape, READ_AS[e.dtype]!);
@@ -421,18 +435,12 @@ function decode(src: Source, where: string): SafetensorsFile {
  * Reads a safetensors file (or an in-memory copy of one). Errors name the file and, where it applies,
  * the tensor. Every size is checked against the file before anything is allocated.
  */
-export function readSafetensors(input: string | Uint8Array, opts: { name?: string } = {}): SafetensorsFile {
-  if (typeof input !== 'string') return decode(bufferSource(input), opts.name ?? '<buffer>');
+export function readSafetensors(input: string | Uint8Array, opts: ReadOptions = {}): SafetensorsFile {
+  if (typeof input !== 'string') return decode(bufferSource(input), opts.name ?? '<buffer>', opts.onHeader);
   const where = opts.name ?? input;
-  let fd: number;
+  const fd = openRegularFile(input, where);
   try {
-    fd = openSync(input, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${where}: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-  }
-  try {
-    return decode(fileSource(fd, where), where);
+    return decode(fileSource(fd, where), where, opts.onHeader);
   } finally {
     closeSync(fd);
   }

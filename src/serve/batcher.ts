@@ -6,7 +6,12 @@
  * Each request carries its own AbortSignal (client gone, time-out): aborted while waiting, it leaves
  * the queue at once; aborted while generating, its row stops at the next token.
  */
-import type { DescribeItem, Description, VisionLanguageModel } from '../model/index.ts';
+import {
+  NonFiniteLogitsError,
+  type DescribeItem,
+  type Description,
+  type VisionLanguageModel,
+} from '../model/index.ts';
 import { HttpError } from './http-error.ts';
 
 export interface BatcherOptions {
@@ -126,7 +131,9 @@ export class Batcher {
       );
       batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (e) {
-      batch.forEach((w) => w.reject(e));
+      // A model that overflows is the server's fault, not the client's: a 500 that says why.
+      const err = e instanceof NonFiniteLogitsError ? new HttpError(500, e.message) : e;
+      batch.forEach((w) => w.reject(err));
     } finally {
       this.generating = 0;
     }

@@ -1,2 +1,3 @@
 export { startServer, SERVE_DEFAULTS, type ServeOptions, type RunningServer } from './server.ts';
 export { HttpError } from './http-error.ts';
+export { isLoopbackHost } from './guard.ts';

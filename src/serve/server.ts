@@ -21,6 +21,7 @@ import { ClientGone, HttpError, RequestTimeout } from './http-error.ts';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image-input.ts';
 import { Metrics } from './metrics.ts';
 import { handleChat, handleModels } from './openai.ts';
+import { checkApiKey, checkOrigin, corsHeaders } from './guard.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export interface ServeOptions {
@@ -38,6 +39,14 @@ export interface ServeOptions {
   modelId?: string;
   /** Where unexpected errors are reported (default: stderr). */
   log?: (line: string) => void;
+  /** Requests must send `Authorization: Bearer <apiKey>` (except GET / and /health). */
+  apiKey?: string;
+  /** Web origins (`https://app.example`, or "*") allowed to send POSTs besides the server's own page. */
+  allowedOrigins?: readonly string[];
+  /** Most connections open at once; beyond that new ones are closed at once. */
+  maxConnections?: number;
+  /** Time a client has to send its request headers (slow-header connections are closed after it). */
+  headersTimeoutMs?: number;
 }
 
 export const SERVE_DEFAULTS = {
@@ -47,6 +56,8 @@ export const SERVE_DEFAULTS = {
   maxQueue: 64,
   timeoutMs: 60_000,
   maxBodyBytes: 10 * 1024 * 1024,
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
 };
 
 export interface RunningServer {
@@ -102,6 +113,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     maxImagePixels: o.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
     timeoutMs: o.timeoutMs,
   };
+  const allowedOrigins = opts.allowedOrigins ?? [];
   const active = new Set<AbortController>();
   let closing = false;
 
@@ -112,6 +124,14 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     signal: AbortSignal,
   ): Promise<void> {
     const p = url.pathname;
+    const cors = corsHeaders(req, allowedOrigins);
+    if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    if (cors && req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
+    checkOrigin(req, allowedOrigins);
+    checkApiKey(req, p, opts.apiKey);
     const method = ROUTES[p];
     if (!method)
       throw new HttpError(
@@ -153,7 +173,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     }
   }
 
-  const server = http.createServer(async (req, res) => {
+  // Time-outs are checked every second (Node's default, 30 s, lets slow clients hold a connection longer).
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, async (req, res) => {
     const t0 = performance.now();
     let url: URL;
     try {
@@ -191,7 +212,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     }
   });
   server.requestTimeout = o.timeoutMs;
-  server.headersTimeout = Math.min(60_000, o.timeoutMs);
+  server.headersTimeout = Math.min(o.headersTimeoutMs, o.timeoutMs);
+  server.maxConnections = o.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -211,9 +233,9 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     async close(graceMs = 10_000) {
       if (closing) return;
       closing = true;
+      // Drain first: keep the listener open while accepted requests finish (new ones get a 503 with
+      // Retry-After and Connection: close instead of a reset), then stop listening and close.
       const deadline = Date.now() + Math.max(0, graceMs);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       const force = setTimeout(() => {
         for (const ac of active)
           ac.abort(new HttpError(503, 'the server is shutting down', { headers: { 'Retry-After': '5' } }));
@@ -222,6 +244,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
       // Give the last answers a moment to be written, then drop what is left.
       while (active.size > 0 && Date.now() < deadline + 1000) await new Promise((r) => setTimeout(r, 20));
       clearTimeout(force);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
     },

@@ -176,7 +176,7 @@ test('a corrupt weights file is refused, naming it', async () => {
   );
   await expectLoadError(
     (dir) => writeFileSync(path.join(dir, 'generation_config.json'), '{"top_k": "many"}'),
-    /generation_config\.json: "top_k" must be a number/,
+    /generation_config\.json: "top_k" must be a non-negative integer/,
   );
 });
 
