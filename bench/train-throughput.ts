@@ -2,14 +2,17 @@
 //
 // Training samples/s of each preset at 224×224 with the data loader in the loop (PNG decoding, resizing,
 // tokenising, batching, prefetch), beside the pure model step on the same model (one batch repeated,
-// no loader). The loader should cost under 10%: `speedup` = loader-in-loop rate / pure-step rate (worst
-// model), target 0.9. Both modes time the same step (forward, backward, clipping, AdamW) after two
-// warm-up steps. Data: data/scenes when it has enough train pictures, else 2,000 scenes built into
-// data/bench-scenes (kept for the next run).
+// no loader), and with the loader reading a packed folder of the same data (`nanovlm data pack`: no
+// decoding, no tokenising). The loader should cost under 10%: `speedup` = loader-in-loop rate (PNGs) /
+// pure-step rate (worst model), target 0.9; `loaderShare` per model gives the share of the step the
+// loader costs from PNGs and from packed shards. All modes time the same step (forward, backward,
+// clipping, AdamW) after two warm-up steps. Data: data/scenes when it has enough train pictures, else
+// 2,000 scenes built into data/bench-scenes (kept for the next run); its packed copy is kept beside it.
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDataset } from '../src/data/dataset.ts';
+import { openDataset, type Dataset } from '../src/data/dataset.ts';
+import { openTrainingData, packDataset } from '../src/data/packed.ts';
 import { DataLoader, type Batch } from '../src/data/loader.ts';
 import { generateScenes } from '../src/data/scenes/index.ts';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.ts';
@@ -63,9 +66,35 @@ console.log(
     `${backend().name} backend, ${backend().threads} threads; machine shared with other work: figures are noisy`,
 );
 
+/** The data's packed copy at `size` px (short texts), made once and kept. */
+async function packedCopy(size: number): Promise<Dataset> {
+  const out = `${dir.replace(/\/+$/, '')}-packed-${size}`;
+  if (!existsSync(out)) {
+    console.log(`packing ${dir} at ${size} px into ${out} ...`);
+    await packDataset({
+      inDir: dir,
+      outDir: out,
+      imageSize: size,
+      text: 'short',
+      tokenizer,
+      tokenizerFile: tokFile,
+    });
+  }
+  return openTrainingData(out);
+}
+
 const results: Record<
   string,
-  { pure: number; loader: number; ratio: number; waitMs: number; stepMs: number }
+  {
+    pure: number;
+    loader: number;
+    packed: number;
+    ratio: number;
+    loaderShare: { png: number; packed: number };
+    waitMs: number;
+    packedWaitMs: number;
+    stepMs: number;
+  }
 > = {};
 for (const name of models) {
   const cfg = configFor(name, tokenizer);
@@ -84,8 +113,9 @@ for (const name of models) {
     clipGradNorm(params, 1);
     optimizer.step();
   };
-  const loaderFor = (seed: number) =>
-    new DataLoader(dataset, {
+  const packed = await packedCopy(cfg.image_size);
+  const loaderFor = (seed: number, source: Dataset = dataset) =>
+    new DataLoader(source, {
       split: 'train',
       text: 'short',
       imageSize: cfg.image_size,
@@ -113,19 +143,36 @@ for (const name of models) {
   const loaderMs = (performance.now() - t) / steps;
   loader.close();
 
+  // The same from the packed copy.
+  const fromPacked = loaderFor(1, packed);
+  for (let i = 0; i < warmup; i++) step(await fromPacked.next());
+  const packedWait0 = fromPacked.stats().waitMs;
+  t = performance.now();
+  for (let i = 0; i < steps; i++) step(await fromPacked.next());
+  const packedMs = (performance.now() - t) / steps;
+  fromPacked.close();
+
   const pure = (batchSize * 1000) / pureMs;
   const withLoader = (batchSize * 1000) / loaderMs;
   results[name] = {
     pure: Number(pure.toFixed(2)),
     loader: Number(withLoader.toFixed(2)),
+    packed: Number(((batchSize * 1000) / packedMs).toFixed(2)),
     ratio: Number((withLoader / pure).toFixed(3)),
+    // The share of a step the loader adds: (step with loader - pure step) / step with loader.
+    loaderShare: {
+      png: Number(Math.max(0, 1 - pureMs / loaderMs).toFixed(3)),
+      packed: Number(Math.max(0, 1 - pureMs / packedMs).toFixed(3)),
+    },
     waitMs: Number(((loader.stats().waitMs - wait0) / steps).toFixed(1)),
+    packedWaitMs: Number(((fromPacked.stats().waitMs - packedWait0) / steps).toFixed(1)),
     stepMs: Number(pureMs.toFixed(0)),
   };
   console.log(
     `${name.padEnd(6)} pure step ${pure.toFixed(1)} samples/s (${pureMs.toFixed(0)} ms/step), ` +
       `with loader ${withLoader.toFixed(1)} samples/s, ratio ${(withLoader / pure).toFixed(3)}, ` +
-      `waiting for batches ${results[name]!.waitMs} ms/step`,
+      `waiting for batches ${results[name]!.waitMs} ms/step; from packed shards ` +
+      `${results[name]!.packed.toFixed(1)} samples/s, waiting ${results[name]!.packedWaitMs} ms/step`,
   );
 }
 const worst = Math.min(...Object.values(results).map((r) => r.ratio));

@@ -13,6 +13,10 @@ const SUBCOMMANDS: Subcommands = {
     run: describe,
   },
   check: { summary: 'validate a dataset folder and decode every image', run: check },
+  pack: {
+    summary: 'decode, resize and tokenise a dataset once into shards (docs/packed-format.md)',
+    run: pack,
+  },
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -344,4 +348,72 @@ async function check(argv: string[]): Promise<number> {
     } else console.log('no problems found');
   }
   return problems.length ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+const packSpec = {
+  name: 'nanovlm data pack',
+  summary:
+    'Pack a dataset folder for training: pictures decoded and resized once (uint8 RGB, NHWC shards), the\n' +
+    'chosen texts as token ids, the split, and an index readable from TypeScript and from Python with numpy\n' +
+    '(docs/packed-format.md). `nanovlm train --data OUT` then reads it; so does `--engine torch`.',
+  options: {
+    in: { type: 'string', help: 'dataset folder', required: true },
+    out: { type: 'string', help: 'packed folder to create (must not exist)', required: true },
+    'image-size': { type: 'integer', help: "the model's image size in pixels", required: true },
+    text: { type: 'string', help: 'texts to pack', choices: ['short', 'long', 'both'], default: 'both' },
+    tokenizer: { type: 'string', help: 'tokenizer.json (default <in>/tokenizer.json)' },
+    'shard-mb': { type: 'integer', help: 'largest shard in MB', default: 256 },
+    json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
+  },
+} satisfies CommandSpec<Schema>;
+
+async function pack(argv: string[]): Promise<number> {
+  const o = parse(argv, packSpec);
+  if (!o) return 0;
+  if (o.imageSize < 1) throw new UserError('--image-size must be ≥ 1', 2);
+  if (o.shardMb < 1) throw new UserError('--shard-mb must be ≥ 1', 2);
+  const { existsSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { packDataset } = await import('../data/packed.ts');
+  const { Tokenizer } = await import('../tokenizer/index.ts');
+  const tokenizerFile = o.tokenizer ?? path.join(o.in, 'tokenizer.json');
+  if (!existsSync(tokenizerFile))
+    throw new UserError(
+      `${tokenizerFile}: tokenizer not found (train one with "nanovlm tokenizer train --data ${o.in}")`,
+    );
+  const tokenizer = Tokenizer.load(tokenizerFile);
+  const t0 = performance.now();
+  let bar: Progress | null = null;
+  const index = await packDataset({
+    inDir: o.in,
+    outDir: o.out,
+    imageSize: o.imageSize,
+    text: o.text as 'short' | 'long' | 'both',
+    tokenizer,
+    tokenizerFile,
+    shardMB: o.shardMb,
+    onProgress: (done, total) => {
+      bar ??= new Progress({ total, label: 'packing', unit: 'images', quiet: o.json });
+      bar.update(done);
+    },
+  });
+  (bar as Progress | null)?.finish();
+  const splits = Object.fromEntries(
+    Object.entries(index.splits).map(([k, v]) => [
+      k,
+      { records: v.records, samples: v.samples, shards: v.shards.length },
+    ]),
+  );
+  const bytes = Object.values(index.files).reduce((a, f) => a + f.bytes, 0);
+  const seconds = (performance.now() - t0) / 1000;
+  if (o.json)
+    printJson({ out: o.out, imageSize: index.image_size, text: index.text, splits, bytes, seconds });
+  else {
+    const parts = Object.entries(splits).map(([k, v]) => `${k} ${v.records} pictures / ${v.samples} texts`);
+    console.log(
+      `packed ${parts.join(', ')} into ${o.out} (${(bytes / 1048576).toFixed(1)} MB) in ${seconds.toFixed(1)} s`,
+    );
+  }
+  return 0;
 }

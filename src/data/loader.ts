@@ -8,12 +8,15 @@
  * - Prefetch: the next `prefetch` batches are requested as soon as one is handed out. sharp decodes on
  *   libuv's threads, so that work proceeds while the trainer computes; `stats()` says how often
  *   `next()` still had to wait.
+ * - Packed folders (src/data/packed.ts) are a second source: same samples in the same order, pixels
+ *   read from the shards and ids taken from the index instead of decoding and tokenising.
  */
 import { hash32, Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 import { decodeImage, rgbToCHW } from './image.ts';
 import { imagePath, type Dataset, type DatasetRecord, type Split } from './dataset.ts';
 import { ByteLru } from './lru.ts';
+import { isPackedDataset, type PackedData } from './packed.ts';
 
 export type TextField = 'short' | 'long' | 'both';
 
@@ -120,6 +123,8 @@ export class DataLoader {
   private cache: ByteLru<Uint8Array>;
   private inflight = new Map<string, Promise<Uint8Array>>();
   private bad = new Set<string>();
+  /** For a packed dataset: the reader, and each sample's number in its packed split. */
+  private packed: { data: PackedData; sample: Int32Array } | null = null;
   private counters: LoaderStats = {
     batches: 0,
     imagesDecoded: 0,
@@ -171,6 +176,7 @@ export class DataLoader {
     this.missingText = built.missing;
     this.tokenCache = new Array(this.samples.length);
     this.cache = new ByteLru(this.opts.cacheMB * 1024 * 1024);
+    if (isPackedDataset(dataset)) this.packed = this.usePacked(dataset.packed);
     if (this.epochLimit() === 0) {
       throw new UserError(
         `${dataset.dir}: the ${this.opts.split} split has ${this.samples.length} samples, fewer than one batch of ${batchSize}`,
@@ -205,6 +211,36 @@ export class DataLoader {
       );
     }
     return { samples, missing };
+  }
+
+  /** Maps the samples onto a packed split, refusing a packed folder made for another size or tokenizer. */
+  private usePacked(data: PackedData): { data: PackedData; sample: Int32Array } {
+    const where = `${data.dir}`;
+    if (data.index.image_size !== this.opts.imageSize) {
+      throw new UserError(
+        `${where}: packed at ${data.index.image_size} px, the model wants ${this.opts.imageSize} (pack again with --image-size ${this.opts.imageSize})`,
+      );
+    }
+    const sample = new Int32Array(this.samples.length);
+    this.samples.forEach((s, i) => {
+      const loc = data.locate(s.record)!;
+      sample[i] = data.sampleOf(loc.split, loc.index, s.field);
+      if (sample[i]! < 0)
+        throw new UserError(`${where}: packed with --text ${data.index.text}, which has no "${s.field}" texts`);
+    });
+    // The ids were made by the packing tokenizer: a few samples re-encoded tell whether it is this one.
+    const { bosId, eosId } = this.tok;
+    for (let i = 0; i < Math.min(4, this.samples.length); i++) {
+      const s = this.samples[i]!;
+      const want = [bosId, ...this.tok.encode(s.record[s.field] as string), eosId];
+      const got = data.ids(this.opts.split, sample[i]!);
+      if (want.length !== got.length || want.some((v, k) => v !== got[k])) {
+        throw new UserError(
+          `${where}: packed with another tokenizer (the ids of "${s.record.id}" differ); pack again with this one`,
+        );
+      }
+    }
+    return { data, sample };
   }
 
   /** Samples used per epoch (a multiple of the batch size with dropLast). */
@@ -334,7 +370,9 @@ export class DataLoader {
     if (!t) {
       const s = this.samples[index]!;
       const { bosId, eosId } = this.tok;
-      const ids = [bosId, ...this.tok.encode(s.record[s.field] as string), eosId];
+      const ids = this.packed
+        ? this.packed.data.ids(this.opts.split, this.packed.sample[index]!)
+        : [bosId, ...this.tok.encode(s.record[s.field] as string), eosId];
       if (ids.length > this.opts.maxLen) this.counters.truncatedTexts++;
       t = Int32Array.from(ids.slice(0, this.opts.maxLen));
       this.tokenCache[index] = t;
@@ -344,6 +382,16 @@ export class DataLoader {
 
   /** Decoded RGB bytes of a record's image, from the cache or from disk; null if bad and skipped. */
   private decode(record: DatasetRecord): Promise<Uint8Array | null> {
+    if (this.packed) {
+      // Read from the shard (page cache, no decoding): no LRU needed.
+      const loc = this.packed.data.locate(record)!;
+      this.counters.imagesDecoded++;
+      try {
+        return Promise.resolve(this.packed.data.pixels(loc.split, loc.index));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const file = imagePath(this.dataset, record);
     if (this.bad.has(file)) return Promise.resolve(null);
     const hit = this.cache.get(file);

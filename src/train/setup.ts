@@ -6,7 +6,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AdamW, Conv2d, Linear, readSafetensors, seedDropout, setDropoutState } from '../nn/index.ts';
 import { backend } from '../tensor/backends/index.ts';
-import { openDataset, type Dataset } from '../data/dataset.ts';
+import { type Dataset } from '../data/dataset.ts';
+import { openTrainingData } from '../data/packed.ts';
 import { DataLoader } from '../data/loader.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { configFor } from '../model/config.ts';
@@ -119,7 +120,7 @@ export interface Loaders {
 
 export function openLoaders({ cfg, tokenizer }: Run, say: Say): Loaders {
   const tc = cfg.train;
-  const dataset = openDataset(tc.data, { skipBad: tc.skipBad });
+  const dataset = openTrainingData(tc.data, { skipBad: tc.skipBad });
   const common = {
     text: tc.text,
     imageSize: cfg.model.image_size,
