@@ -1,4 +1,4 @@
-// The model against its PyTorch twin (tools/reference/nanovlm.py), llm.c's way: same weights, same
+// The model against its PyTorch twin (python/nanovlm_torch/model.py, driven by tools/reference/nanovlm.py), llm.c's way: same weights, same
 // images and tokens; logits, loss and every parameter's gradient must agree. Run by `npm run test:reference`.
 //
 // float32 on the default backend (native when built) is the real check. float64 on the ts backend checks
