@@ -17,6 +17,7 @@ def main(argv=None):
     ap.add_argument('--run', help='run folder (metrics, checkpoints); a new run reads RUN/train_config.json')
     ap.add_argument('--config', help='the resolved config JSON ({"train": ..., "model": ...}) of a new run')
     ap.add_argument('--resume', help='continue exactly: a run folder or a checkpoint folder (of either engine)')
+    ap.add_argument('--init', help="a new run's starting weights (safetensors; default: torch's own draw of our scheme)")
     ap.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                     help='on resume: change a key that does not change the run (steps, minutes, evalEvery, ...)')

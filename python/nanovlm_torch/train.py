@@ -223,6 +223,11 @@ class Engine:
                 self.model.load_state_dict(read_safetensors(weights), strict=True)
             except (RuntimeError, ValueError, KeyError) as e:
                 raise UserError(f'{weights}: does not match the config ({str(e).splitlines()[0]})')
+        elif self.args.init:
+            try:
+                self.model.load_state_dict(read_safetensors(self.args.init), strict=True)
+            except (OSError, RuntimeError, ValueError, KeyError) as e:
+                raise UserError(f'{self.args.init}: cannot load the starting weights ({str(e).splitlines()[0]})')
         else:
             init_like_ours(self.model, tc['seed'])
         self.model.to(self.d.device).train()

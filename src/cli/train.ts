@@ -12,6 +12,7 @@ import {
 } from '../train/config.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
+import { prepareTorchRun, torchrunCommand, trainWithTorch } from '../train/torch-engine.ts';
 
 const options = {
   model: { type: 'string', help: 'model preset', choices: ['tiny', 'mini', 'base', 'large'] },
@@ -38,6 +39,24 @@ const options = {
   'batch-size': { type: 'integer', help: `samples per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
   lr: { type: 'number', help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
   json: { type: 'boolean', help: 'print the summary as one JSON object (no progress output)' },
+  engine: {
+    type: 'string',
+    help: 'ts (our kernels, default) or torch (PyTorch DDP; --data must be a packed folder)',
+    choices: ['ts', 'torch'],
+  },
+  nproc: {
+    type: 'integer',
+    help: 'torch engine: ranks on this machine (default 1); the batch is split over them',
+  },
+  device: {
+    type: 'string',
+    help: 'torch engine: cpu (gloo) or cuda (nccl; untested here)',
+    choices: ['cpu', 'cuda'],
+  },
+  'print-command': {
+    type: 'boolean',
+    help: 'torch engine: write the run folder and print the torchrun command for several machines; train nothing',
+  },
 } as const satisfies Schema;
 
 const spec: CommandSpec<typeof options> = {
@@ -109,6 +128,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const given = optionOverrides(o as Record<string, unknown>);
+  const torch = o.engine === 'torch';
+  if (!torch && (o.nproc !== undefined || o.device !== undefined || o.printCommand))
+    throw new UserError('--nproc, --device and --print-command go with --engine torch', 2);
+  const engine = {
+    nproc: o.nproc ?? 1,
+    device: (o.device ?? 'cpu') as 'cpu' | 'cuda',
+  };
   let summary: TrainSummary;
   if (o.resume) {
     if (o.model || o.config)
@@ -124,7 +150,15 @@ export async function run(argv: string[]): Promise<number> {
       if (!(key in DEFAULT_TRAIN)) throw new UserError(`--${k} cannot change when resuming`, 2);
       (changed as Record<string, unknown>)[key] = probe.train[key];
     }
-    summary = await train({ resume: o.resume, runDir: o.out, resumeOverrides: changed, quiet: o.json });
+    summary = torch
+      ? await trainWithTorch({
+          resume: o.resume,
+          runDir: o.out,
+          resumeOverrides: changed,
+          quiet: o.json,
+          ...engine,
+        })
+      : await train({ resume: o.resume, runDir: o.out, resumeOverrides: changed, quiet: o.json });
   } else {
     const cfg = resolveConfig({ model: o.model, config: o.config, overrides: [...given, ...extra] });
     const runDir = o.out ?? path.join('runs', o.name ?? `${cfg.model.preset}-${cfg.train.text}`);
@@ -134,9 +168,22 @@ export async function run(argv: string[]): Promise<number> {
         2,
       );
     }
-    summary = await train({ config: cfg, runDir, quiet: o.json });
+    if (torch && o.printCommand) {
+      await prepareTorchRun({ config: cfg, runDir, ...engine });
+      console.log(torchrunCommand(runDir, engine.device));
+      return 0;
+    }
+    summary = torch
+      ? await trainWithTorch({ config: cfg, runDir, quiet: o.json, ...engine })
+      : await train({ config: cfg, runDir, quiet: o.json });
   }
   if (o.json) console.log(JSON.stringify(summary));
+  else if (torch)
+    printSummary(
+      summary,
+      console.log,
+      `nanovlm train --engine torch --nproc ${engine.nproc} --resume ${summary.runDir}`,
+    );
   else printSummary(summary);
   return summary.stoppedBy === 'signal' ? 130 : 0;
 }
