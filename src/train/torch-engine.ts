@@ -78,9 +78,21 @@ export async function prepareTorchRun(o: TorchTrainOptions): Promise<Prepared> {
   const args = ['-m', 'nanovlm_torch', '--device', o.device ?? 'cpu'];
   let config: ResolvedConfig;
   let runDir: string;
+  const check = (c: ResolvedConfig) => {
+    if (!isPackedFolder(c.train.data)) {
+      throw new UserError(
+        `${c.train.data}: the torch engine reads packed folders; make one with ` +
+          `"nanovlm data pack --in ${c.train.data} --out ${c.train.data}-packed --image-size ${c.model.image_size}"`,
+        2,
+      );
+    }
+    if (c.train.batchSize % o.nproc)
+      throw new UserError(`--batch-size ${c.train.batchSize} does not split over ${o.nproc} ranks`, 2);
+  };
   if (o.resume) {
     const ck = resolveCheckpoint(o.resume);
     config = readTrainerState<TrainerState>(ck).config;
+    check(config);
     runDir = o.runDir ?? runDirOf(ck) ?? path.dirname(ck);
     args.push('--resume', ck, '--run', runDir);
     for (const [k, v] of Object.entries(o.resumeOverrides ?? {}))
@@ -89,6 +101,7 @@ export async function prepareTorchRun(o: TorchTrainOptions): Promise<Prepared> {
     if (!o.config || !o.runDir) throw new Error('trainWithTorch: config and runDir, or resume, are required');
     runDir = o.runDir;
     const tc = o.config.train;
+    check(o.config);
     const tokFile = tc.tokenizer || path.join(tc.data, 'tokenizer.json');
     if (!existsSync(tokFile)) throw new UserError(`${tokFile}: tokenizer not found`);
     config = { train: tc, model: configFor(o.config.model, Tokenizer.load(tokFile)) };
@@ -98,15 +111,6 @@ export async function prepareTorchRun(o: TorchTrainOptions): Promise<Prepared> {
     await writeSafetensors(init, createModel(config.model, tc.seed).stateDict(), { format: 'pt' });
     args.push('--run', runDir, '--init', init);
   }
-  if (!isPackedFolder(config.train.data)) {
-    throw new UserError(
-      `${config.train.data}: the torch engine reads packed folders; make one with ` +
-        `"nanovlm data pack --in ${config.train.data} --out ${config.train.data}-packed --image-size ${config.model.image_size}"`,
-      2,
-    );
-  }
-  if (config.train.batchSize % o.nproc)
-    throw new UserError(`--batch-size ${config.train.batchSize} does not split over ${o.nproc} ranks`, 2);
   if (o.stopAt) args.push('--stop-at', String(o.stopAt));
   return { runDir, args, config };
 }

@@ -1,10 +1,10 @@
 // The torch engine (python/nanovlm_torch) against itself over ranks and against the TypeScript
 // trainer across a kill: the same tiny run, seed and data order must give the same losses within 1e-4.
 // Run by `npm run test:reference` (needs python3-torch). CPU only, one thread per rank.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packDataset } from '../../src/data/packed.ts';
@@ -18,6 +18,7 @@ import { makeDataset } from '../train/fixture.ts';
 
 const TOLERANCE = 1e-4;
 const root = mkdtempSync(path.join(tmpdir(), 'torch-engine-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 const data = await makeDataset(path.join(root, 'data'), { count: 60 });
 const packed = path.join(root, 'packed');
 await packDataset({
