@@ -497,6 +497,9 @@ class Engine:
         trained = 0
         while self.step < self.total:
             elapsed = (time.perf_counter() - self.t0) * 1000
+            parent = os.environ.get('NANOVLM_LAUNCHER_PID')
+            if parent and os.getppid() != int(parent):
+                self.stop_requested = True  # the launcher is gone: stop with a checkpoint instead of training unseen
             # every rank stops at the same step: a signal on any of them, or rank 0's clock
             sig, out_of_time = self.d.max([1.0 if self.stop_requested else 0.0,
                                            1.0 if self.d.rank == 0 and elapsed + step_ms > budget_ms else 0.0])

@@ -162,6 +162,7 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<TrainSummary
       MASTER_PORT: String(port),
       OMP_NUM_THREADS: String(threads),
       PYTHONUNBUFFERED: '1',
+      NANOVLM_LAUNCHER_PID: String(process.pid),
     };
     const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     ranks.push(child);
