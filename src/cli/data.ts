@@ -377,6 +377,9 @@ async function pack(argv: string[]): Promise<number> {
   const path = await import('node:path');
   const { packDataset } = await import('../data/packed.ts');
   const { Tokenizer } = await import('../tokenizer/index.ts');
+  if (!existsSync(path.join(o.in, 'manifest.jsonl')))
+    throw new UserError(`${o.in}: not a dataset folder (manifest.jsonl not found)`);
+  if (existsSync(o.out)) throw new UserError(`${o.out}: already exists (pack into a new folder)`, 2);
   const tokenizerFile = o.tokenizer ?? path.join(o.in, 'tokenizer.json');
   if (!existsSync(tokenizerFile))
     throw new UserError(
