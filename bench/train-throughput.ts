@@ -5,7 +5,9 @@
 // no loader), and with the loader reading a packed folder of the same data (`nanovlm data pack`: no
 // decoding, no tokenising). The loader should cost under 10%: `speedup` = loader-in-loop rate (PNGs) /
 // pure-step rate (worst model), target 0.9; `loaderShare` per model gives the share of the step the
-// loader costs from PNGs and from packed shards. All modes time the same step (forward, backward,
+// loader costs from PNGs and from packed shards in wall time (noisy on a shared machine), and
+// `loaderCpuShare` the same from CPU time (this process's, all threads): the loader alone making the
+// batches, against the pure step's CPU time. All modes time the same step (forward, backward,
 // clipping, AdamW) after two warm-up steps. Data: data/scenes when it has enough train pictures, else
 // 2,000 scenes built into data/bench-scenes (kept for the next run); its packed copy is kept beside it.
 import { existsSync } from 'node:fs';
@@ -83,6 +85,12 @@ async function packedCopy(size: number): Promise<Dataset> {
   return openTrainingData(out);
 }
 
+/** CPU time of this process so far (user + system, every thread), ms. */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 const results: Record<
   string,
   {
@@ -91,6 +99,8 @@ const results: Record<
     packed: number;
     ratio: number;
     loaderShare: { png: number; packed: number };
+    loaderCpuShare: { png: number; packed: number };
+    loaderCpuMsPerBatch: { png: number; packed: number };
     waitMs: number;
     packedWaitMs: number;
     stepMs: number;
@@ -131,8 +141,10 @@ for (const name of models) {
   const fixed = await loaderFor(99).next();
   for (let i = 0; i < warmup; i++) step(fixed);
   let t = performance.now();
+  const cpu0 = cpuMs();
   for (let i = 0; i < steps; i++) step(fixed);
   const pureMs = (performance.now() - t) / steps;
+  const pureCpuMs = (cpuMs() - cpu0) / steps;
 
   // Loader in the loop: a fresh loader, every batch new pictures from disk.
   const loader = loaderFor(1);
@@ -152,6 +164,17 @@ for (const name of models) {
   const packedMs = (performance.now() - t) / steps;
   fromPacked.close();
 
+  // The loader alone (no training step), in CPU time: fresh loaders, so every picture is new to them.
+  const loaderCpu = async (source: Dataset) => {
+    const l = loaderFor(2, source);
+    const c0 = cpuMs();
+    for (let i = 0; i < steps; i++) await l.next();
+    l.close();
+    return (cpuMs() - c0) / steps;
+  };
+  const pngCpu = await loaderCpu(dataset);
+  const packedCpu = await loaderCpu(packed);
+
   const pure = (batchSize * 1000) / pureMs;
   const withLoader = (batchSize * 1000) / loaderMs;
   results[name] = {
@@ -164,6 +187,11 @@ for (const name of models) {
       png: Number(Math.max(0, 1 - pureMs / loaderMs).toFixed(3)),
       packed: Number(Math.max(0, 1 - pureMs / packedMs).toFixed(3)),
     },
+    loaderCpuShare: {
+      png: Number((pngCpu / (pngCpu + pureCpuMs)).toFixed(4)),
+      packed: Number((packedCpu / (packedCpu + pureCpuMs)).toFixed(4)),
+    },
+    loaderCpuMsPerBatch: { png: Number(pngCpu.toFixed(1)), packed: Number(packedCpu.toFixed(1)) },
     waitMs: Number(((loader.stats().waitMs - wait0) / steps).toFixed(1)),
     packedWaitMs: Number(((fromPacked.stats().waitMs - packedWait0) / steps).toFixed(1)),
     stepMs: Number(pureMs.toFixed(0)),
@@ -172,7 +200,9 @@ for (const name of models) {
     `${name.padEnd(6)} pure step ${pure.toFixed(1)} samples/s (${pureMs.toFixed(0)} ms/step), ` +
       `with loader ${withLoader.toFixed(1)} samples/s, ratio ${(withLoader / pure).toFixed(3)}, ` +
       `waiting for batches ${results[name]!.waitMs} ms/step; from packed shards ` +
-      `${results[name]!.packed.toFixed(1)} samples/s, waiting ${results[name]!.packedWaitMs} ms/step`,
+      `${results[name]!.packed.toFixed(1)} samples/s, waiting ${results[name]!.packedWaitMs} ms/step; ` +
+      `loader CPU per batch ${pngCpu.toFixed(1)} ms (PNG) vs ${packedCpu.toFixed(1)} ms (packed), ` +
+      `step CPU ${pureCpuMs.toFixed(0)} ms`,
   );
 }
 const worst = Math.min(...Object.values(results).map((r) => r.ratio));
