@@ -119,10 +119,8 @@ if (pythonWithTorch()) {
       handleSignals: false,
       onStep: t.onStep,
     });
-    rates[nproc] = t.rate();
-    console.log(
-      `torch, ${nproc} rank(s) × ${Math.max(1, Math.floor(cores / nproc))} threads: ${rates[nproc]!.toFixed(1)} samples/s`,
-    );
+    rates[key] = t.rate();
+    console.log(`torch, ${nproc} rank(s) × ${threads} thread(s): ${rates[key]!.toFixed(1)} samples/s`);
   }
 } else console.log('no PyTorch: the torch engine was not measured');
 
