@@ -41,7 +41,8 @@ test('train --engine torch refuses a PNG folder, an unsplittable batch and engin
     run([...base, '--engine', 'torch', '--nproc', '0', '--data', packed, '--out', path.join(root, 'c')]),
     usage(/--nproc must be ≥ 1/),
   );
-  for (const refused of ['a', 'b', 'c']) assert.ok(!existsSync(path.join(root, refused)), `${refused} was created`);
+  for (const refused of ['a', 'b', 'c'])
+    assert.ok(!existsSync(path.join(root, refused)), `${refused} was created`);
 });
 
 test('--print-command writes the run folder (config, our initial weights) and prints the torchrun line', async () => {
