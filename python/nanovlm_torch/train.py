@@ -33,7 +33,8 @@ from .packed import Loader, Packed, PackedError
 from .rng import Rng, hash32
 from .safetensors import read_metadata, read_safetensors, write_safetensors
 
-STATE_VERSION = 1
+# src/train/state.ts: 2 always has lastImageGain and config.train.visionLrScale; 1 may lack them.
+STATE_VERSION = 2
 DEFAULT_EPOCHS = 5
 UNFITTED = 2**53 - 1
 RESUMABLE = ('steps', 'minutes', 'evalEvery', 'evalSamples', 'saveEvery', 'logEvery', 'samples', 'prefetch', 'cacheMb')
@@ -159,11 +160,12 @@ class Engine:
             except FileNotFoundError as e:
                 raise UserError(str(e))
             st = read_json(os.path.join(self.resumed_from, TRAINER_STATE))
-            if st.get('version') != STATE_VERSION:
+            if st.get('version') not in (1, STATE_VERSION):
                 raise UserError(f'{os.path.join(self.resumed_from, TRAINER_STATE)}: unsupported version {st.get("version")}')
             self.state = st
             cfg = st['config']
             cfg['train'].setdefault('visionLrScale', 1)
+            st.setdefault('lastImageGain', None)
             for k, v in (a.overrides or {}).items():
                 if k not in RESUMABLE:
                     raise UserError(f'--{k} cannot change when resuming (it would change the run; the checkpoint has '
@@ -186,6 +188,8 @@ class Engine:
         self.cfg = cfg
         self.tc, self.mc = cfg['train'], cfg['model']
         tc, mc = self.tc, self.mc
+        if mc.get('word_head'):
+            raise UserError('the torch engine has no word head (model.word_head); train this model with the ts engine', 2)
         if tc['batchSize'] % self.d.world:
             raise UserError(f'the batch of {tc["batchSize"]} does not split over {self.d.world} ranks (make it a multiple)', 2)
         self.local_batch = tc['batchSize'] // self.d.world

@@ -25,7 +25,8 @@ import { writeLossCurve } from './curve.ts';
 import { readMetrics } from './metrics.ts';
 import { createModel, describeImages, loadModelFolder } from './model-bridge.ts';
 import { writeSafetensors } from '../nn/index.ts';
-import type { TrainSummary, TrainerState } from './trainer.ts';
+import type { TrainSummary } from './trainer.ts';
+import type { TrainerState } from './state.ts';
 
 /** A fresh torch run's starting weights, as the TypeScript trainer would initialise them. */
 export const INIT_WEIGHTS = 'init.safetensors';
@@ -86,6 +87,11 @@ export async function prepareTorchRun(o: TorchTrainOptions): Promise<Prepared> {
         2,
       );
     }
+    if (c.model.word_head)
+      throw new UserError(
+        'the torch engine has no word head (--model.word_head); use the ts engine for it',
+        2,
+      );
     if (c.train.batchSize % o.nproc)
       throw new UserError(`--batch-size ${c.train.batchSize} does not split over ${o.nproc} ranks`, 2);
   };
