@@ -6,7 +6,7 @@
 // checkpoint at the end counts. `speedup` = 2 ranks / 1 rank, target 1.0: on a 2-core machine the
 // two ranks have no more cores than one, so the figure shows DDP's overhead, not scaling.
 // Data: the PNG folder's packed copy at the image size (made once, kept beside it).
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDataset } from '../src/data/dataset.ts';
@@ -88,10 +88,16 @@ console.log(
     'machine shared with other work: figures are noisy',
 );
 
+const created: string[] = [];
+const scratch = (name: string): string => {
+  const d = path.join(runs, `${name}-${process.pid}`);
+  created.push(d);
+  return d;
+};
 const ours = timer();
 await train({
   config,
-  runDir: path.join(runs, `ts-${process.pid}`),
+  runDir: scratch('ts'),
   quiet: true,
   handleSignals: false,
   hooks: { onStep: ours.onStep },
@@ -112,7 +118,7 @@ if (pythonWithTorch()) {
     const t = timer();
     await trainWithTorch({
       config,
-      runDir: path.join(runs, `torch${key}-${process.pid}`),
+      runDir: scratch(`torch${key}`),
       nproc,
       threadsPerRank: threads,
       quiet: true,
@@ -123,6 +129,9 @@ if (pythonWithTorch()) {
     console.log(`torch, ${nproc} rank(s) × ${threads} thread(s): ${rates[key]!.toFixed(1)} samples/s`);
   }
 } else console.log('no PyTorch: the torch engine was not measured');
+
+// The run folders are this benchmark's own scratch.
+for (const d of created) rmSync(d, { recursive: true, force: true });
 
 // 2 ranks sharing the cores against 1 rank using them all
 const one = rates[`1x${cores}`];
