@@ -61,7 +61,9 @@ class PatchEmbed(nn.Module):
         c1, c2 = cfg['patch_conv_channels']
         p = cfg['patch_size']
         self.p = p
+        self.stem = cfg.get('patch_stem', 'patch')
         side = (p - 1) // 2 + 1
+        self.side = side
         feats = c2 * side * side
         self.conv1 = nn.Conv2d(3, c1, 3, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
@@ -76,9 +78,17 @@ class PatchEmbed(nn.Module):
     def forward(self, images):
         B, C, S, _ = images.shape
         p, n = self.p, S // self.p
-        patches = images.unfold(2, p, p).unfold(3, p, p)  # B, C, n, n, p, p
-        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(B * n * n, C, p, p)
-        x = self.norm(self.conv2(self.conv1(patches)).flatten(1))
+        if self.stem == 'cnn':
+            # over the whole picture, a ReLU between the convolutions, then cut into patches
+            maps = self.conv2(F.relu(self.conv1(images)))  # B, c2, S/2, S/2
+            q = self.side
+            cells = maps.unfold(2, q, q).unfold(3, q, q)  # B, c2, n, n, q, q
+            maps = cells.permute(0, 2, 3, 1, 4, 5).reshape(B * n * n, -1, q, q)
+        else:
+            patches = images.unfold(2, p, p).unfold(3, p, p)  # B, C, n, n, p, p
+            patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(B * n * n, C, p, p)
+            maps = self.conv2(self.conv1(patches))
+        x = self.norm(maps.flatten(1))
         self.preact = x.detach()
         x = F.relu(x) if self.relu_mask is None else x * self.relu_mask.reshape(x.shape)
         return self.proj(x).view(B, n * n, -1)

@@ -21,6 +21,7 @@
 import { UserError } from '../util/errors.ts';
 
 export type ImageTokens = 'cls' | 'all';
+export type PatchStem = 'patch' | 'cnn';
 
 export interface ModelConfig {
   model_type: 'nanovlm';
@@ -30,6 +31,12 @@ export interface ModelConfig {
   patch_size: number;
   /** Output channels of the two patch convolutions. */
   patch_conv_channels: [number, number];
+  /**
+   * How the two convolutions see the picture. `patch`: each 16×16 patch alone, the two convolutions
+   * back to back (a linear map of the patch's pixels before the LayerNorm and ReLU). `cnn`: over the whole
+   * picture with a ReLU between, then cut into patches; the same parameters. See docs/grounding.md.
+   */
+  patch_stem: PatchStem;
   img_embd_dim: number;
   vision_blocks: number;
   vision_heads: number;
@@ -64,6 +71,7 @@ const COMMON = {
   image_size: 224,
   patch_size: 16,
   patch_conv_channels: [32, 64] as [number, number],
+  patch_stem: 'patch' as PatchStem,
   image_tokens: 'cls' as ImageTokens,
   vocab_size: 4096,
   max_text_len: 128,
@@ -157,6 +165,7 @@ const KEYS: Record<keyof ModelConfig, 'int' | 'number' | 'string' | 'boolean' | 
   image_size: 'int',
   patch_size: 'int',
   patch_conv_channels: 'pair',
+  patch_stem: 'string',
   img_embd_dim: 'int',
   vision_blocks: 'int',
   vision_heads: 'int',
@@ -200,6 +209,9 @@ const MAX_VISION_TOKENS = 16385;
 /** Parameters of the whole model (4 GB of float32). */
 export const MAX_PARAMS = 1e9;
 
+/** Keys added after config.json files were first written, with the value those files meant. */
+const ADDED_KEYS = { word_head: false, patch_stem: 'patch' } as const;
+
 /** Keys other tools put in a Hugging Face config.json; accepted and dropped. */
 const IGNORED_KEYS = new Set(['architectures', 'torch_dtype', 'transformers_version', '_name_or_path']);
 
@@ -237,14 +249,16 @@ export function validateConfig(obj: unknown, where = 'config'): ModelConfig {
   for (const k of Object.keys(KEYS)) {
     if (out[k] === undefined) {
       if (k === 'preset') out[k] = 'custom';
-      else if (k === 'word_head')
-        out[k] = false; // config.json files from before the word head
+      else if (Object.hasOwn(ADDED_KEYS, k))
+        out[k] = ADDED_KEYS[k as keyof typeof ADDED_KEYS]; // a config.json from before the key existed
       else throw new UserError(`${where}: "${k}" is missing`);
     }
   }
   const c = out as unknown as ModelConfig;
   const fail = (msg: string) => new UserError(`${where}: ${msg}`);
   if (c.model_type !== 'nanovlm') throw fail(`"model_type" must be "nanovlm", got "${c.model_type}"`);
+  if (c.patch_stem !== 'patch' && c.patch_stem !== 'cnn')
+    throw fail(`"patch_stem" must be "patch" or "cnn", got "${c.patch_stem}"`);
   if (c.image_tokens !== 'cls' && c.image_tokens !== 'all')
     throw fail(`"image_tokens" must be "cls" or "all", got "${c.image_tokens}"`);
   for (const k of [

@@ -7,7 +7,7 @@
 import { Block, Conv2d, Dropout, LayerNorm, Linear, Module, ModuleList, Parameter } from '../nn/index.ts';
 import { add, concat, conv2dPair, expand, patchify, relu, reshape } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { numPatches, patchFeatures, visionTokens, type ModelConfig } from './config.ts';
+import { numPatches, patchConvSide, patchFeatures, visionTokens, type ModelConfig } from './config.ts';
 
 export class PatchEmbedding extends Module {
   readonly conv1: Conv2d;
@@ -25,12 +25,26 @@ export class PatchEmbedding extends Module {
   }
   /** images [B, 3, S, S] -> [B, patches, img_embd_dim] (patches in row-major order). */
   forward(images: Tensor): Tensor {
+    return this.proj.forward(relu(this.preActivation(images)));
+  }
+
+  /** The LayerNorm's output before the ReLU: [B, patches, features]. */
+  preActivation(images: Tensor): Tensor {
     const B = images.shape[0]!;
-    const patches = patchify(images, this.config.patch_size);
+    const flat = reshape(this.patchMaps(images), [B, numPatches(this.config), patchFeatures(this.config)]);
+    return this.norm.forward(flat);
+  }
+
+  /** The convolutions' output cut per patch: [B*P, c2, s, s]. */
+  private patchMaps(images: Tensor): Tensor {
+    const p = this.config.patch_size;
+    if (this.config.patch_stem === 'cnn') {
+      // Over the whole picture, with a ReLU between: a thing cut by a patch border is still seen whole.
+      const maps = this.conv2.forward(relu(this.conv1.forward(images))); // [B, c2, S/2, S/2]
+      return patchify(maps, patchConvSide(this.config));
+    }
     // conv2(conv1(patches)) a chunk of patches at a time: the 32-channel maps never go to memory whole.
-    const maps = conv2dPair(patches, this.conv1, this.conv2); // [B*P, c2, s, s]
-    const flat = reshape(maps, [B, numPatches(this.config), patchFeatures(this.config)]);
-    return this.proj.forward(relu(this.norm.forward(flat)));
+    return conv2dPair(patchify(images, p), this.conv1, this.conv2);
   }
 }
 

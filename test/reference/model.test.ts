@@ -16,7 +16,6 @@ import { presetConfig, type ModelConfig } from '../../src/model/config.ts';
 import { createModel, type NanoVLM } from '../../src/model/nanovlm.ts';
 import { readSafetensors, writeSafetensors } from '../../src/nn/index.ts';
 import { backend, setBackend } from '../../src/tensor/backends/index.ts';
-import { patchify, reshape } from '../../src/tensor/ops/index.ts';
 import { Tensor, noGrad } from '../../src/tensor/tensor.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { pythonWithTorch, INSTALL_TORCH_HINT } from '../../tools/reference/python.ts';
@@ -38,11 +37,7 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Our pre-ReLU values in the patch embedding (its LayerNorm's output), [B*P, features]. */
 function patchPreActivation(model: NanoVLM, images: Tensor): Tensor {
-  const pe = model.vision.patch;
-  return noGrad(() => {
-    const maps = pe.conv2.forward(pe.conv1.forward(patchify(images, model.config.patch_size)));
-    return pe.norm.forward(reshape(maps, [-1, pe.norm.dim]));
-  });
+  return noGrad(() => model.vision.patch.preActivation(images));
 }
 
 function check(
@@ -133,9 +128,10 @@ const variant = {
   image_tokens: 'all' as const,
   tie_word_embeddings: false,
   connector_hidden: 0,
+  patch_stem: 'cnn' as const,
 };
 for (const dtype of ['float32', 'float64'] as const) {
   check('tiny', presetConfig('tiny'), [10, 6, 3], 10, dtype);
-  check('tiny, all image tokens, untied head, single-linear connector', variant, [8, 5], 8, dtype);
+  check('tiny, all image tokens, untied head, single-linear connector, cnn stem', variant, [8, 5], 8, dtype);
 }
 check('mini', presetConfig('mini'), [16, 9], 16, 'float32');
