@@ -44,6 +44,12 @@ const scenesSpec = {
       default: 'habitat',
     },
     workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },
+    source: {
+      type: 'string',
+      help: 'clipart (drawn), photos (photographs from Debian packages, see src/data/photos) or mixed',
+      choices: ['clipart', 'photos', 'mixed'],
+      default: 'clipart',
+    },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
 } satisfies CommandSpec<Schema>;
@@ -68,6 +74,7 @@ async function scenes(argv: string[]): Promise<number> {
     seed: o.seed,
     layout: o.layout as LayoutId,
     workers: o.workers ?? Math.max(1, os.availableParallelism()),
+    source: o.source as 'clipart' | 'photos' | 'mixed',
     onProgress: (done: number) => bar.update(done),
   });
   bar.finish();
