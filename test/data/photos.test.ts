@@ -103,6 +103,20 @@ test('texts agree with the picture: length rules, every thing named with its num
   assert.ok(stats.simpleWordShare >= 0.97, `simple-word share ${stats.simpleWordShare}`);
 });
 
+test('text statistics over 3,000 photo scenes: distinct, fresh openings, length rules, simple words', () => {
+  const records = Array.from({ length: 3000 }, (_, i) => photoRecord(11, i).record);
+  const stats = measureTexts(records);
+  assert.ok(stats.short.distinctShare >= 0.99, `distinct ShortDesc ${stats.short.distinctShare}`);
+  assert.ok(stats.short.topOpening.share <= 0.055, `opening "${stats.short.topOpening.words}" ${stats.short.topOpening.share}`);
+  assert.ok(stats.long.topOpening.share <= 0.055, `opening "${stats.long.topOpening.words}" ${stats.long.topOpening.share}`);
+  assert.equal(stats.short.lengthPass, 1);
+  assert.equal(stats.long.lengthPass, 1);
+  assert.equal(stats.captions.lengthPass, 1);
+  assert.ok(stats.simpleWordShare >= 0.97, `simple-word share ${stats.simpleWordShare}`);
+  // Every picture names at least one thing that is a thing of objects.json, in its ShortDesc.
+  assert.ok(records.every((r) => r.meta.objects.length >= 1));
+});
+
 test('generateScenes --source photos and mixed: records of the scenes shape, 224 px photographs', async () => {
   const dir = path.join(tmp(), 'photos');
   try {

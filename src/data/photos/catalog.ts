@@ -209,7 +209,8 @@ export const BACKDROPS: readonly Backdrop[] = [
     file: '/usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg',
     setting: 'hill',
     like: 'grass',
-    time: 'day',
+    // The sun is setting behind the hills (the file's name says so too).
+    time: 'evening',
     weather: 'clear',
     ground: [0.64, 1],
     sky: [0.04, 0.36],
@@ -335,7 +336,7 @@ export const BACKDROPS: readonly Backdrop[] = [
 /** Debian packages the photo scenes read, each with its licence (copyright files of the packages). */
 export const PHOTO_PACKAGES: readonly { name: string; licence: string }[] = [
   { name: STAMP_PACKAGE, licence: 'GPL-2' },
-  { name: LOMIRI, licence: 'CC-BY-4.0 (the three photographs by Aitzol Berasategi)' },
+  { name: LOMIRI, licence: 'CC-BY-4.0, photographs by Aitzol Berasategi' },
   { name: LXQT, licence: 'LGPL-2.1+' },
   { name: MATE, licence: 'GPL-2+' },
 ];

@@ -191,12 +191,17 @@ export function photoSceneAt(seed: number, index: number, backdrops: readonly Ba
   const wanted = 1 + weighted(rng, [20, 35, 30, 15]);
   const chosen: string[] = [];
   let backdropsUsed = 0;
+  let unitNames = 0;
   for (const n of names) {
     if (chosen.length === wanted) break;
     const isBackdrop = fits.some((s) => s.name === n && s.backdrop);
     if (isBackdrop && backdropsUsed >= 1) continue;
+    // "two bunches of grapes" is long: more than two such kinds make captions over 20 words.
+    const hasUnit = thing(n).unit !== null;
+    if (hasUnit && unitNames >= 2) continue;
     chosen.push(n);
     if (isBackdrop) backdropsUsed++;
+    if (hasUnit) unitNames++;
   }
   // Big things at the back first, so the rest are placed around them.
   chosen.sort((a, b) => Number(fits.some((s) => s.name === b && s.backdrop)) - Number(fits.some((s) => s.name === a && s.backdrop)));
