@@ -50,6 +50,10 @@ const scenesSpec = {
       choices: ['clipart', 'photos', 'mixed'],
       default: 'clipart',
     },
+    'hold-out': {
+      type: 'string',
+      help: 'photo backgrounds shown only in the test split, comma-separated (e.g. picosdeeuropa,hills)',
+    },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
 } satisfies CommandSpec<Schema>;
@@ -75,6 +79,12 @@ async function scenes(argv: string[]): Promise<number> {
     layout: o.layout as LayoutId,
     workers: o.workers ?? Math.max(1, os.availableParallelism()),
     source: o.source as 'clipart' | 'photos' | 'mixed',
+    holdOut: o.holdOut
+      ? o.holdOut
+          .split(',')
+          .map((x: string) => x.trim())
+          .filter(Boolean)
+      : [],
     onProgress: (done: number) => bar.update(done),
   });
   bar.finish();

@@ -144,6 +144,18 @@ test('generateScenes --source photos and mixed: records of the scenes shape, 224
   }
 });
 
+test('held-out backgrounds appear in the test split only', async () => {
+  const held = ['picosdeeuropa', 'hills'];
+  for (let i = 0; i < 400; i++) {
+    const { record } = photoRecord(4, i, held);
+    assert.equal(held.includes(record.meta.photo.backdrop), record.split === 'test', `scene ${i} (${record.split}) on ${record.meta.photo.backdrop}`);
+  }
+  const out = path.join(os.tmpdir(), `nanovlm-photos-never-${process.pid}`);
+  await assert.rejects(generateScenes({ out, count: 2, source: 'photos', holdOut: ['nowhere'] }), /no photo background "nowhere"/);
+  await assert.rejects(generateScenes({ out, count: 2, holdOut: ['hills'] }), /needs the photos or mixed source/);
+  assert.equal(existsSync(out), false);
+});
+
 test('a missing package is a clear error naming what to install', () => {
   const root = tmp();
   const was = process.env.NANOVLM_DEBIAN_ROOT;

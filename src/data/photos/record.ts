@@ -1,6 +1,7 @@
 /** One manifest record of a photo scene: the same shape as a drawn scene's, with `meta.source: "photos"`. */
 import { imageName, sceneMeta, splitOf, type SceneMeta, type SceneRecord } from '../scenes/record.ts';
 import { describeScene } from '../scenes/text/index.ts';
+import { BACKDROPS } from './catalog.ts';
 import { photoSceneAt, type PhotoScene } from './layout.ts';
 
 export interface PhotoMeta extends Omit<SceneMeta, 'source'> {
@@ -26,16 +27,25 @@ export function photoMeta(ps: PhotoScene): PhotoMeta {
   };
 }
 
-/** The photo scene and its record (everything but the picture's bytes). */
-export function photoRecord(seed: number, index: number): { ps: PhotoScene; record: Omit<SceneRecord, 'meta'> & { meta: PhotoMeta } } {
-  const ps = photoSceneAt(seed, index);
+/**
+ * The photo scene and its record (everything but the picture's bytes). Backgrounds in `holdOut` are
+ * shown only in the test split, and the other splits never show them.
+ */
+export function photoRecord(
+  seed: number,
+  index: number,
+  holdOut: readonly string[] = [],
+): { ps: PhotoScene; record: Omit<SceneRecord, 'meta'> & { meta: PhotoMeta } } {
+  const split = splitOf(seed, index);
+  const backdrops = holdOut.length ? BACKDROPS.filter((b) => holdOut.includes(b.id) === (split === 'test')) : BACKDROPS;
+  const ps = photoSceneAt(seed, index, backdrops);
   const texts = describeScene(ps.scene);
   return {
     ps,
     record: {
       id: String(index + 1).padStart(6, '0'),
       image: imageName(index),
-      split: splitOf(seed, index),
+      split,
       captions: texts.captions,
       short: texts.short,
       long: texts.long,

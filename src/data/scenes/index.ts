@@ -13,7 +13,7 @@ import { writeDirAtomic } from '../../util/fs.ts';
 import { THINGS } from './catalog.ts';
 import { measureTexts as measure, type TextRecord, type TextStats } from './measure.ts';
 import { checkPhotoPackages } from '../photos/packages.ts';
-import { PHOTO_PACKAGES } from '../photos/catalog.ts';
+import { BACKDROPS, PHOTO_PACKAGES } from '../photos/catalog.ts';
 import { SCENE_SOURCES, renderRange, type SceneSource } from './range.ts';
 import { SPLIT_BLOCK, sceneRecord } from './record.ts';
 import { LAYOUTS, type LayoutId } from './types.ts';
@@ -40,6 +40,8 @@ export interface GenerateOptions {
   layout?: LayoutId;
   /** Drawn scenes (default), photo scenes (needs the Debian packages of src/data/photos), or both. */
   source?: SceneSource;
+  /** Photo backgrounds (catalog ids) shown only in the test split: a test of pictures unlike training's. */
+  holdOut?: string[];
   /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
@@ -82,6 +84,15 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number; layo
     throw new UserError(`scenes: source must be one of ${SCENE_SOURCES.join(', ')}, got ${o.source}`);
   }
   if (o.source === 'photos' || o.source === 'mixed') checkPhotoPackages();
+  if ((o.holdOut ?? []).length && o.source !== 'photos' && o.source !== 'mixed') {
+    throw new UserError('scenes: holding out photo backgrounds needs the photos or mixed source', 2);
+  }
+  for (const id of o.holdOut ?? []) {
+    if (!BACKDROPS.some((b) => b.id === id)) {
+      throw new UserError(`scenes: no photo background "${id}" to hold out (known: ${BACKDROPS.map((b) => b.id).join(', ')})`, 2);
+    }
+  }
+  if ((o.holdOut ?? []).length >= BACKDROPS.length) throw new UserError('scenes: hold out some photo backgrounds, not all', 2);
   if (existsSync(o.out)) {
     if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
     if (readdirSync(o.out).length > 0 && !o.overwrite && !isScenesFolder(o.out)) {
@@ -97,6 +108,7 @@ export async function generateScenes(
 ): Promise<{ count: number; seconds: number; workers: number }> {
   const { seed, workers, layout } = checkOptions(opts);
   const source = opts.source ?? 'clipart';
+  const holdOut = opts.holdOut ?? [];
   const t0 = performance.now();
   const total = opts.count;
   await writeDirAtomic(path.resolve(opts.out), async (dir) => {
@@ -120,9 +132,9 @@ export async function generateScenes(
       const jobs: WorkerJob[] = [];
       for (let s = 0; s < total; s += chunk) jobs.push({ start: s, end: Math.min(total, s + chunk) });
       if (workers === 0) {
-        for (const job of jobs) accept(job.start, await renderRange(seed, layout, dir, job.start, job.end, source));
+        for (const job of jobs) accept(job.start, await renderRange(seed, layout, dir, job.start, job.end, source, holdOut));
       } else {
-        await runWorkers(Math.min(workers, jobs.length), seed, layout, dir, jobs, accept, source);
+        await runWorkers(Math.min(workers, jobs.length), seed, layout, dir, jobs, accept, source, holdOut);
       }
       if (next !== total) throw new Error(`scenes: internal error, wrote ${next} of ${total} records`);
       fsyncSync(manifest);
@@ -136,6 +148,7 @@ export async function generateScenes(
       count: total,
       splits: { train: 0.88, val: 0.1, test: 0.02, block: SPLIT_BLOCK },
       pictures: source,
+      ...(holdOut.length ? { heldOutBackdrops: holdOut } : {}),
       artwork:
         source === 'clipart'
           ? '@iconify-json/fluent-emoji-flat (MIT)'
@@ -163,6 +176,7 @@ function runWorkers(
   jobs: WorkerJob[],
   accept: (start: number, lines: string[]) => void,
   source: SceneSource,
+  holdOut: string[],
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const queue = jobs.slice();
@@ -176,7 +190,7 @@ function runWorkers(
       reject(err);
     };
     for (let k = 0; k < n; k++) {
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir, source } });
+      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir, source, holdOut } });
       pool.push(worker);
       const feed = () => worker.postMessage(queue.shift() ?? null);
       worker.on('message', (reply: WorkerReply) => {

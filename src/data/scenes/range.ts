@@ -22,11 +22,12 @@ export async function renderRange(
   start: number,
   end: number,
   source: SceneSource = 'clipart',
+  holdOut: readonly string[] = [],
 ): Promise<string[]> {
   const lines: string[] = [];
   for (let i = start; i < end; i++) {
     if (isPhotoIndex(source, i)) {
-      const { ps, record } = photoRecord(seed, i);
+      const { ps, record } = photoRecord(seed, i, holdOut);
       await writeFile(path.join(dir, record.image), await renderPhotoPng(ps));
       lines.push(JSON.stringify(record));
     } else {

@@ -12,7 +12,13 @@ export interface WorkerJob {
 }
 export type WorkerReply = { start: number; lines: string[] } | { error: string };
 
-const { seed, layout, dir, source } = workerData as { seed: number; layout: LayoutId; dir: string; source: SceneSource };
+const { seed, layout, dir, source, holdOut } = workerData as {
+  seed: number;
+  layout: LayoutId;
+  dir: string;
+  source: SceneSource;
+  holdOut: string[];
+};
 const port = parentPort!;
 port.on('message', async (job: WorkerJob | null) => {
   if (job === null) {
@@ -20,7 +26,7 @@ port.on('message', async (job: WorkerJob | null) => {
     return;
   }
   try {
-    port.postMessage({ start: job.start, lines: await renderRange(seed, layout, dir, job.start, job.end, source) } satisfies WorkerReply);
+    port.postMessage({ start: job.start, lines: await renderRange(seed, layout, dir, job.start, job.end, source, holdOut) } satisfies WorkerReply);
   } catch (e) {
     port.postMessage({ error: (e as Error).stack ?? String(e) } satisfies WorkerReply);
   }
