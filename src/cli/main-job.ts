@@ -91,7 +91,7 @@ const options = {
 const spec: CommandSpec<typeof options> = {
   name: 'nanovlm main',
   usage:
-    'usage: nanovlm main [--minutes 15] [--model mini] [--count 30000] [--name main] [--json] [--key=value ...]',
+    'usage: nanovlm main [--minutes 15] [--model mini] [--count 30000] [--source clipart|photos|mixed] [--name main] [--json] [--key=value ...]',
   summary:
     'Builds the built-in scenes and a tokenizer (reused when present), trains a model on ShortDesc for a\n' +
     'bounded time in runs/<name>/ (an unfinished run is resumed; --extend trains a finished one further),\n' +
@@ -239,7 +239,8 @@ export async function run(argv: string[]): Promise<number> {
       trainNote = 'reused a finished run';
     }
   }
-  const again = `nanovlm main${name === 'main' ? '' : ` --name ${name}`} (continues this run)`;
+  const defaultName = source === 'clipart' ? 'main' : `main-${source}`;
+  const again = `nanovlm main${source === 'clipart' ? '' : ` --source ${source}`}${name === defaultName ? '' : ` --name ${name}`}${o.data === undefined ? '' : ` --data ${data}`} (continues this run)`;
   if (summary && !o.json) printSummary(summary, (l) => console.error(l), again);
   if (summary?.stoppedBy === 'signal') return 130;
 
