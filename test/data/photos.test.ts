@@ -153,6 +153,7 @@ test('held-out backgrounds appear in the test split only', async () => {
   const out = path.join(os.tmpdir(), `nanovlm-photos-never-${process.pid}`);
   await assert.rejects(generateScenes({ out, count: 2, source: 'photos', holdOut: ['nowhere'] }), /no photo background "nowhere"/);
   await assert.rejects(generateScenes({ out, count: 2, holdOut: ['hills'] }), /needs the photos or mixed source/);
+  await assert.rejects(generateScenes({ out, count: 2, source: 'photos', layout: 'free' }), /free layout is for drawn scenes/);
   assert.equal(existsSync(out), false);
 });
 

@@ -84,6 +84,9 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number; layo
     throw new UserError(`scenes: source must be one of ${SCENE_SOURCES.join(', ')}, got ${o.source}`);
   }
   if (o.source === 'photos' || o.source === 'mixed') checkPhotoPackages();
+  if (o.source === 'photos' && layout !== 'habitat') {
+    throw new UserError(`scenes: the ${layout} layout is for drawn scenes (use the clipart or mixed source)`, 2);
+  }
   if ((o.holdOut ?? []).length && o.source !== 'photos' && o.source !== 'mixed') {
     throw new UserError('scenes: holding out photo backgrounds needs the photos or mixed source', 2);
   }
