@@ -48,6 +48,16 @@ const scenesSpec = {
       default: 'habitat',
     },
     workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },
+    source: {
+      type: 'string',
+      help: 'clipart (drawn), photos (photographs from Debian packages, see src/data/photos) or mixed',
+      choices: ['clipart', 'photos', 'mixed'],
+      default: 'clipart',
+    },
+    'hold-out': {
+      type: 'string',
+      help: 'photo backgrounds shown only in the test split, comma-separated (e.g. picosdeeuropa,hills)',
+    },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
 } satisfies CommandSpec<Schema>;
@@ -72,6 +82,13 @@ async function scenes(argv: string[]): Promise<number> {
     seed: o.seed,
     layout: o.layout as LayoutId,
     workers: o.workers ?? Math.max(1, os.availableParallelism()),
+    source: o.source as 'clipart' | 'photos' | 'mixed',
+    holdOut: o.holdOut
+      ? o.holdOut
+          .split(',')
+          .map((x: string) => x.trim())
+          .filter(Boolean)
+      : [],
     onProgress: (done: number) => bar.update(done),
   });
   bar.finish();

@@ -24,7 +24,7 @@ import { UserError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { formatDuration, Progress } from '../util/progress.ts';
 import { MANIFEST, openDataset } from '../data/dataset.ts';
-import { generateScenes } from '../data/scenes/index.ts';
+import { generateScenes, type SceneSource } from '../data/scenes/index.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { isPresetName } from '../model/config.ts';
 import { resolveConfig } from '../train/config.ts';
@@ -51,8 +51,14 @@ const options = {
     default: 'mini',
   },
   count: { type: 'integer', help: 'built-in scenes to generate', default: 30000 },
-  data: { type: 'string', help: 'scenes folder', default: 'data/scenes' },
-  name: { type: 'string', help: 'run name (folder runs/<name>)', default: 'main' },
+  source: {
+    type: 'string',
+    help: 'pictures: clipart, photos (Debian packages, see src/data/photos) or mixed',
+    choices: ['clipart', 'photos', 'mixed'],
+    default: 'clipart',
+  },
+  data: { type: 'string', help: 'scenes folder (default data/scenes, data/photos or data/mixed)' },
+  name: { type: 'string', help: 'run name, folder runs/<name> (default main, main-photos or main-mixed)' },
   text: {
     type: 'string',
     help: 'descriptions to learn',
@@ -85,7 +91,7 @@ const options = {
 const spec: CommandSpec<typeof options> = {
   name: 'nanovlm main',
   usage:
-    'usage: nanovlm main [--minutes 15] [--model mini] [--count 30000] [--name main] [--json] [--key=value ...]',
+    'usage: nanovlm main [--minutes 15] [--model mini] [--count 30000] [--source clipart|photos|mixed] [--name main] [--json] [--key=value ...]',
   summary:
     'Builds the built-in scenes and a tokenizer (reused when present), trains a model on ShortDesc for a\n' +
     'bounded time in runs/<name>/ (an unfinished run is resumed; --extend trains a finished one further),\n' +
@@ -103,12 +109,25 @@ function manifestCount(dir: string): number {
     .filter((l) => l.trim()).length;
 }
 
+/** Which pictures a scenes folder holds (its info.json), or null when it does not say. */
+function picturesOf(dir: string): string | null {
+  try {
+    const info = JSON.parse(readFileSync(path.join(dir, 'info.json'), 'utf8')) as { pictures?: string };
+    return info.pictures ?? 'clipart';
+  } catch {
+    return null;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { options: o, extra, help } = parseArgs(argv, spec);
   if (help) {
     console.log(formatHelp(spec as unknown as CommandSpec<Schema>));
     return 0;
   }
+  const source = o.source as SceneSource;
+  const data = o.data ?? (source === 'clipart' ? 'data/scenes' : `data/${source}`);
+  const name = o.name ?? (source === 'clipart' ? 'main' : `main-${source}`);
   if (!isPresetName(o.model)) throw new UserError(`--model: unknown preset ${o.model}`, 2);
   if (!(o.minutes > 0)) throw new UserError('--minutes must be positive', 2);
   if (o.oodCount < 0) throw new UserError('--ood-count must be 0 or more', 2);
@@ -118,30 +137,33 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
 
   // 1. scenes
-  const have = manifestCount(o.data);
+  // A folder of other pictures (its info.json says which) is rebuilt, not reused.
+  const pictures = picturesOf(data);
+  const have = pictures === null || pictures === source ? manifestCount(data) : -1;
   let scenesBuilt = false;
-  if (have === o.count) say(`scenes: reusing ${o.data} (${have} pictures)`);
+  if (have === o.count) say(`scenes: reusing ${data} (${have} pictures)`);
   else {
     say(
       have > 0
-        ? `scenes: ${o.data} has ${have} pictures, ${o.count} wanted: rebuilding`
-        : `scenes: building ${o.count} pictures in ${o.data}`,
+        ? `scenes: ${data} has ${have} pictures, ${o.count} wanted: rebuilding`
+        : `scenes: building ${o.count} pictures in ${data}`,
     );
     const progress = new Progress({ total: o.count, label: 'scenes', unit: 'img', quiet: o.json });
     const r = await generateScenes({
-      out: o.data,
+      out: data,
       count: o.count,
       seed: o.scenesSeed,
+      source,
       onProgress: (done: number) => progress.update(done),
     });
     progress.finish();
     say(`scenes: ${r.count} pictures in ${r.seconds.toFixed(0)} s`);
     scenesBuilt = true;
   }
-  const dataset = openDataset(o.data);
+  const dataset = openDataset(data);
 
   // 2. tokenizer
-  const tokFile = path.join(o.data, 'tokenizer.json');
+  const tokFile = path.join(data, 'tokenizer.json');
   if (existsSync(tokFile) && !scenesBuilt) say(`tokenizer: reusing ${tokFile}`);
   else {
     const t = performance.now();
@@ -158,7 +180,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // 3. training
-  const runDir = path.join('runs', o.name);
+  const runDir = path.join('runs', name);
   let summary: TrainSummary | null = null;
   const hasRun = listCheckpoints(runDir).length > 0 || existsSync(path.join(runDir, 'checkpoints', 'last'));
   let trainNote: string;
@@ -167,7 +189,7 @@ export async function run(argv: string[]): Promise<number> {
       model: o.model,
       recipe: mainJobSettings(o.model),
       overrides: [
-        ['data', o.data],
+        ['data', data],
         ['text', o.text],
         ['minutes', String(o.minutes)],
         ['seed', String(o.seed)],
@@ -183,10 +205,10 @@ export async function run(argv: string[]): Promise<number> {
     if (extra.length)
       throw new UserError(`${runDir} exists: settings cannot change; use another --name for a new run`, 2);
     const was = { model: st.config.model.preset, text: st.config.train.text, data: st.config.train.data };
-    if (was.model !== o.model || was.text !== o.text || path.resolve(was.data) !== path.resolve(o.data)) {
+    if (was.model !== o.model || was.text !== o.text || path.resolve(was.data) !== path.resolve(data)) {
       throw new UserError(
         `${runDir} holds a ${was.model} run on ${was.text} descriptions of ${was.data}; ` +
-          `use another --name for --model ${o.model} --text ${o.text} --data ${o.data}`,
+          `use another --name for --model ${o.model} --text ${o.text} --data ${data}`,
         2,
       );
     }
@@ -217,7 +239,8 @@ export async function run(argv: string[]): Promise<number> {
       trainNote = 'reused a finished run';
     }
   }
-  const again = `nanovlm main${o.name === 'main' ? '' : ` --name ${o.name}`} (continues this run)`;
+  const defaultName = source === 'clipart' ? 'main' : `main-${source}`;
+  const again = `nanovlm main${source === 'clipart' ? '' : ` --source ${source}`}${name === defaultName ? '' : ` --name ${name}`}${o.data === undefined ? '' : ` --data ${data}`} (continues this run)`;
   if (summary && !o.json) printSummary(summary, (l) => console.error(l), again);
   if (summary?.stoppedBy === 'signal') return 130;
 
@@ -276,7 +299,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   console.log('');
-  console.log(`Descriptions of held-out ${split} pictures (${path.join(o.data, 'images')}), greedy:`);
+  console.log(`Descriptions of held-out ${split} pictures (${path.join(data, 'images')}), greedy:`);
   for (const p of predictions.slice(0, o.show)) {
     const there = Object.entries(p.present)
       .map(([n, c]) => `${c} ${n}`)

@@ -12,11 +12,14 @@ import { UserError } from '../../util/errors.ts';
 import { writeDirAtomic } from '../../util/fs.ts';
 import { THINGS } from './catalog.ts';
 import { measureTexts as measure, type TextRecord, type TextStats } from './measure.ts';
-import { renderRange } from './range.ts';
+import { checkPhotoPackages } from '../photos/packages.ts';
+import { BACKDROPS, PHOTO_PACKAGES } from '../photos/catalog.ts';
+import { SCENE_SOURCES, renderRange, type SceneSource } from './range.ts';
 import { SPLIT_BLOCK, sceneRecord } from './record.ts';
 import { LAYOUTS, type LayoutId } from './types.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
 
+export { SCENE_SOURCES, isPhotoIndex, type SceneSource } from './range.ts';
 export { composeScene, sceneRecord, splitOf, type SceneRecord, type SceneMeta } from './record.ts';
 export { sceneAt } from './layout.ts';
 export { freeSceneAt } from './free-layout.ts';
@@ -35,6 +38,10 @@ export interface GenerateOptions {
   seed?: number;
   /** How the pictures are composed (default `habitat`; `free` is the out-of-distribution layout). */
   layout?: LayoutId;
+  /** Drawn scenes (default), photo scenes (needs the Debian packages of src/data/photos), or both. */
+  source?: SceneSource;
+  /** Photo backgrounds (catalog ids) shown only in the test split: a test of pictures unlike training's. */
+  holdOut?: string[];
   /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
@@ -73,6 +80,22 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number; layo
     throw new UserError(`scenes: layout must be one of ${LAYOUTS.join(', ')}, got ${String(o.layout)}`);
   }
   if (!o.out) throw new UserError('scenes: an output folder is required');
+  if (o.source !== undefined && !SCENE_SOURCES.includes(o.source)) {
+    throw new UserError(`scenes: source must be one of ${SCENE_SOURCES.join(', ')}, got ${o.source}`);
+  }
+  if (o.source === 'photos' || o.source === 'mixed') checkPhotoPackages();
+  if (o.source === 'photos' && layout !== 'habitat') {
+    throw new UserError(`scenes: the ${layout} layout is for drawn scenes (use the clipart or mixed source)`, 2);
+  }
+  if ((o.holdOut ?? []).length && o.source !== 'photos' && o.source !== 'mixed') {
+    throw new UserError('scenes: holding out photo backgrounds needs the photos or mixed source', 2);
+  }
+  for (const id of o.holdOut ?? []) {
+    if (!BACKDROPS.some((b) => b.id === id)) {
+      throw new UserError(`scenes: no photo background "${id}" to hold out (known: ${BACKDROPS.map((b) => b.id).join(', ')})`, 2);
+    }
+  }
+  if ((o.holdOut ?? []).length >= BACKDROPS.length) throw new UserError('scenes: hold out some photo backgrounds, not all', 2);
   if (existsSync(o.out)) {
     if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
     if (readdirSync(o.out).length > 0 && !o.overwrite && !isScenesFolder(o.out)) {
@@ -87,6 +110,8 @@ export async function generateScenes(
   opts: GenerateOptions,
 ): Promise<{ count: number; seconds: number; workers: number }> {
   const { seed, workers, layout } = checkOptions(opts);
+  const source = opts.source ?? 'clipart';
+  const holdOut = opts.holdOut ?? [];
   const t0 = performance.now();
   const total = opts.count;
   await writeDirAtomic(path.resolve(opts.out), async (dir) => {
@@ -110,9 +135,9 @@ export async function generateScenes(
       const jobs: WorkerJob[] = [];
       for (let s = 0; s < total; s += chunk) jobs.push({ start: s, end: Math.min(total, s + chunk) });
       if (workers === 0) {
-        for (const job of jobs) accept(job.start, await renderRange(seed, layout, dir, job.start, job.end));
+        for (const job of jobs) accept(job.start, await renderRange(seed, layout, dir, job.start, job.end, source, holdOut));
       } else {
-        await runWorkers(Math.min(workers, jobs.length), seed, layout, dir, jobs, accept);
+        await runWorkers(Math.min(workers, jobs.length), seed, layout, dir, jobs, accept, source, holdOut);
       }
       if (next !== total) throw new Error(`scenes: internal error, wrote ${next} of ${total} records`);
       fsyncSync(manifest);
@@ -125,7 +150,12 @@ export async function generateScenes(
       ...(layout === 'habitat' ? {} : { layout }),
       count: total,
       splits: { train: 0.88, val: 0.1, test: 0.02, block: SPLIT_BLOCK },
-      artwork: '@iconify-json/fluent-emoji-flat (MIT)',
+      pictures: source,
+      ...(holdOut.length ? { heldOutBackdrops: holdOut } : {}),
+      artwork:
+        source === 'clipart'
+          ? '@iconify-json/fluent-emoji-flat (MIT)'
+          : `${source === 'mixed' ? '@iconify-json/fluent-emoji-flat (MIT); ' : ''}Debian packages ${PHOTO_PACKAGES.map((p) => `${p.name} (${p.licence})`).join(', ')}`,
     };
     await writeFile(path.join(dir, 'info.json'), JSON.stringify(info, null, 2) + '\n');
   });
@@ -148,6 +178,8 @@ function runWorkers(
   dir: string,
   jobs: WorkerJob[],
   accept: (start: number, lines: string[]) => void,
+  source: SceneSource,
+  holdOut: string[],
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const queue = jobs.slice();
@@ -161,7 +193,7 @@ function runWorkers(
       reject(err);
     };
     for (let k = 0; k < n; k++) {
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir } });
+      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir, source, holdOut } });
       pool.push(worker);
       const feed = () => worker.postMessage(queue.shift() ?? null);
       worker.on('message', (reply: WorkerReply) => {

@@ -75,6 +75,24 @@ export interface PlainBackground {
   at: number;
 }
 
+/**
+ * Words for a setting that replace the built-in background's tables in the texts: a photographed
+ * background says what its own picture shows ("on the wood table", "a photo of").
+ */
+export interface SettingWords {
+  /** Child: where things on the ground are ("on the grass"). */
+  ground: string[];
+  /** Child: where the scene is ("in the field"). */
+  place: string[];
+  /** Child: a sentence about the place ("the grass is green and soft"). */
+  facts: string[];
+  /** Captions: the setting as a noun phrase ("a grassy field") and as a place ("on a grassy field"). */
+  np: string[];
+  on: string[];
+  /** Captions: how a caption may open ("a photo of"). */
+  prefixes: string[];
+}
+
 export interface Scene {
   seed: number;
   index: number;
@@ -92,4 +110,6 @@ export interface Scene {
   layout?: 'free';
   /** The colours of a `plain` or `two-tone` background. */
   plain?: PlainBackground;
+  /** Setting words of a photographed background; absent for the drawn ones. */
+  words?: SettingWords;
 }

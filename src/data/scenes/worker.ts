@@ -3,7 +3,7 @@
  * manifest lines. Scenes are pure functions of (seed, index), so how ranges are shared out does not matter.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { renderRange } from './range.ts';
+import { renderRange, type SceneSource } from './range.ts';
 import type { LayoutId } from './types.ts';
 
 export interface WorkerJob {
@@ -12,7 +12,13 @@ export interface WorkerJob {
 }
 export type WorkerReply = { start: number; lines: string[] } | { error: string };
 
-const { seed, layout, dir } = workerData as { seed: number; layout: LayoutId; dir: string };
+const { seed, layout, dir, source, holdOut } = workerData as {
+  seed: number;
+  layout: LayoutId;
+  dir: string;
+  source: SceneSource;
+  holdOut: string[];
+};
 const port = parentPort!;
 port.on('message', async (job: WorkerJob | null) => {
   if (job === null) {
@@ -20,7 +26,7 @@ port.on('message', async (job: WorkerJob | null) => {
     return;
   }
   try {
-    port.postMessage({ start: job.start, lines: await renderRange(seed, layout, dir, job.start, job.end) } satisfies WorkerReply);
+    port.postMessage({ start: job.start, lines: await renderRange(seed, layout, dir, job.start, job.end, source, holdOut) } satisfies WorkerReply);
   } catch (e) {
     port.postMessage({ error: (e as Error).stack ?? String(e) } satisfies WorkerReply);
   }

@@ -48,9 +48,9 @@ const SETTING: Record<string, { np: string[]; on: string[] }> = {
   },
 };
 
-/** The adult words for the scene's setting (plain backgrounds have them from their colours). */
+/** The adult words for the scene's setting (plain backgrounds have them from their colours, photographed ones their own). */
 function settingOf(s: Scene): { np: string[]; on: string[] } {
-  return plainWords(s) ?? SETTING[s.background]!;
+  return plainWords(s) ?? s.words ?? SETTING[s.background]!;
 }
 
 const PREFIXES = [
@@ -162,7 +162,7 @@ function caption(rng: Rng, s: Scene, refs: Ref[]): string {
   const locatedAll = located.length === 1 ? located[0]! : `${located[0]} with ${joinList(null, located.slice(1))}`;
   const single = refs.length === 1 ? refs[0]! : null;
   const text = chooseWeighted(rng, [
-    [2, `${rng.pick(PREFIXES)} ${locatedAll}${tail}`],
+    [2, `${rng.pick(s.words?.prefixes ?? PREFIXES)} ${locatedAll}${tail}`],
     [2, single ? `${list} ${rng.pick(participle(single, plural))} ${zoneWhere(rng, s, single.g.zone)}${tail}` : `${locatedAll}${tail}`],
     [1.5, `there ${agree('{is}', nouns[0]!.plural)} ${locatedAll}${tail}`],
     [1.5, `${rng.pick(setting.np)} with ${list}${tail}`],
@@ -223,8 +223,9 @@ export function captions(rng: Rng, scene: Scene): string[] {
   for (let k = 0; out.length < 5; k++) {
     const list = joinList(null, rng.shuffle(refs.slice()).map((r) => adultNoun(rng, r, false, k > 20).text));
     const where = settingOf(scene).on;
+    const prefixes = scene.words?.prefixes ?? PREFIXES;
     let c = `${list} ${where[k % where.length]}`;
-    if (c.split(' ').length < 8) c = `${PREFIXES[k % PREFIXES.length]} ${c}`;
+    if (c.split(' ').length < 8) c = `${prefixes[k % prefixes.length]} ${c}`;
     c = capitalise(c) + '.';
     const n = c.split(' ').length;
     if (k > 200 || (n >= 8 && n <= 20 && !out.includes(c))) out.push(c);

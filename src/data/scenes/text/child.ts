@@ -166,7 +166,7 @@ class Writer {
 function weatherTime(w: Writer): string | null {
   const { time, weather, background } = w.scene;
   if (!w.outdoor) return null;
-  const where = w.pick(PLACE_OF[background]!);
+  const where = w.pick(w.scene.words?.place ?? PLACE_OF[background]!);
   const alts: [number, Alt][] = [];
   if (weather === 'rainy') {
     alts.push(
@@ -228,7 +228,7 @@ function placeOnly(w: Writer): string {
     space: ['we are far out in space', 'space is dark and very big', 'it is dark and quiet up in space', 'space is black and has no end'],
     sky: ['we are up high in the sky', 'the sky is big and wide', 'everything is up in the air here', 'the sky goes on and on'],
   };
-  const alts = plainWords(s)?.setting ?? byBg[s.background]!;
+  const alts = plainWords(s)?.setting ?? s.words?.facts ?? byBg[s.background]!;
   return chooseWeighted(w.rng, alts.map((a) => [1, a] as [number, Alt]));
 }
 

@@ -118,7 +118,7 @@ export function zonePlace(rng: Rng, scene: Scene, zone: Zone, name?: string): st
   if (plain) return rng.pick(zone === 'ground' ? plain.place : PLAIN_AIR);
   switch (zone) {
     case 'ground':
-      return rng.pick(GROUND_PLACES[scene.background] ?? ['on the ground']);
+      return rng.pick(scene.words?.ground ?? GROUND_PLACES[scene.background] ?? ['on the ground']);
     case 'sky': {
       const options = ['in the sky', 'up in the sky', 'high in the sky'];
       if (scene.time === 'day' && scene.weather === 'clear') options.push('in the blue sky');
