@@ -1,6 +1,6 @@
 // `npm run bench -- probe [--model DIR] [--preset mini] [--data data/scenes] [--ood-data data/scenes-ood]
 //   [--train-count 1500] [--eval-count 500] [--ood-count 400] [--epochs 30] [--patch-epochs 8]
-//   [--max-patches 20000] [--seed 1]`
+//   [--max-patches 20000] [--ood-fit 0] [--seed 1]`
 //
 // Where is object identity lost? Linear probes (logistic regression, src/eval/linear-probe.ts) on the
 // frozen features of a vision encoder, fitted on train pictures of --data and scored on its test split
@@ -10,6 +10,8 @@
 //   k = kinds present;
 // - each patch token (encoder output; stem alone) -> which thing covers this patch (scene boxes), or
 //   background; score = accuracy on the patches a thing covers, and on background patches.
+// With --ood-fit N the probes are also fitted on N other free-layout pictures (built in <ood-data>-fit,
+// seed + 1) and scored on the OOD set: do the features carry the things once the background tells nothing?
 // For a random-init encoder (the trained model's config, or --preset with the main job's 112 px) and,
 // with --model DIR, the trained one. Baselines: the train split's commonest kinds without any picture,
 // and the commonest thing for every thing patch. No peer to time against: the last line has no speedup.
@@ -55,6 +57,7 @@ const oodCount = intArg('ood-count', OOD_DEFAULTS.count);
 const epochs = intArg('epochs', 30);
 const patchEpochs = intArg('patch-epochs', 8);
 const maxPatches = intArg('max-patches', 20000);
+const oodFitCount = intArg('ood-fit', 0);
 const seed = intArg('seed', 1);
 const presetName = arg('preset') ?? 'mini';
 if (!isPresetName(presetName)) fail(`--preset: unknown preset ${presetName}`);
@@ -113,6 +116,12 @@ const evalSets = [test];
 if (oodCount > 0) {
   const ood = await ensureOodSet(oodData, oodCount, OOD_DEFAULTS.seed, { say: console.log });
   evalSets.push(await pictureSet('ood', ood, ood.records));
+}
+let oodFit: PictureSet | null = null;
+if (oodFitCount > 0) {
+  const dir = `${oodData}-fit`;
+  const fitSet = await ensureOodSet(dir, oodFitCount, OOD_DEFAULTS.seed + 1, { say: console.log });
+  oodFit = await pictureSet('oodFit', fitSet, fitSet.records);
 }
 if (!train.records.length || !test.records.length)
   fail(`${data}: needs train and test pictures with scene meta`);
@@ -184,31 +193,55 @@ for (const s of evalSets) {
   };
 }
 
+/** Probes fitted on `fit` pictures and scored on each of `scored`: { probe name: { set label: score } }. */
+function probes(fit: PictureSet, fitF: EncoderFeatures, scored: [PictureSet, EncoderFeatures][]) {
+  const res: Record<string, unknown> = {};
+  for (const key of ['cls', 'clsMean', 'stemMean'] as const) {
+    const { probe } = fitMultiLabel(fitF[key], fit.kinds, K, { epochs, seed });
+    res[`kinds.${key}`] = Object.fromEntries(
+      scored.map(([s, f]) => [s.label, round(topKFound(predict(probe, f[key]), K, s.kinds))]),
+    );
+  }
+  const keep = trainingPatches(fit.cover);
+  for (const key of ['patches', 'stemPatches'] as const) {
+    const { x, y } = pickPatches(fitF[key], fit.cover, keep);
+    const { probe } = fitSoftmax(x, y, K + 1, { epochs: patchEpochs, seed });
+    res[`cover.${key}`] = Object.fromEntries(
+      scored.map(([s, f]) => [s.label, patchScores(f[key], s.cover, probe)]),
+    );
+  }
+  return res;
+}
+
 const results: Record<string, Record<string, unknown>> = {};
 for (const [label, vision] of encoders) {
   const t = performance.now();
-  const trainF = encoderFeatures(vision, train.images);
   const evalF = evalSets.map((s) => encoderFeatures(vision, s.images));
-  const res: Record<string, unknown> = {};
-  for (const key of ['cls', 'clsMean', 'stemMean'] as const) {
-    const { probe } = fitMultiLabel(trainF[key], train.kinds, K, { epochs, seed });
-    res[`kinds.${key}`] = Object.fromEntries(
-      evalSets.map((s, i) => [s.label, round(topKFound(predict(probe, evalF[i]![key]), K, s.kinds))]),
-    );
-  }
-  const keep = trainingPatches(train.cover);
-  for (const key of ['patches', 'stemPatches'] as const) {
-    const { x, y } = pickPatches(trainF[key as keyof EncoderFeatures], train.cover, keep);
-    const { probe } = fitSoftmax(x, y, K + 1, { epochs: patchEpochs, seed });
-    res[`cover.${key}`] = Object.fromEntries(
-      evalSets.map((s, i) => [s.label, patchScores(evalF[i]![key], s.cover, probe)]),
-    );
+  const res = probes(
+    train,
+    encoderFeatures(vision, train.images),
+    evalSets.map((s, i) => [s, evalF[i]!]),
+  );
+  // Fitted on free-layout pictures too: whether the features carry the things at all once the
+  // background tells nothing, apart from whether a probe fitted on habitat pictures transfers.
+  const oodIndex = evalSets.findIndex((s) => s.label === 'ood');
+  if (oodFit && oodIndex >= 0) {
+    res.fitOnFree = probes(oodFit, encoderFeatures(vision, oodFit.images), [
+      [evalSets[oodIndex]!, evalF[oodIndex]!],
+    ]);
   }
   res.seconds = Math.round((performance.now() - t) / 1000);
   results[label] = res;
-  console.log(`${label} encoder (${res.seconds} s):`);
+  console.log(
+    `${label} encoder (${res.seconds} s), probes fitted on ${train.records.length} habitat pictures:`,
+  );
   for (const [k, v] of Object.entries(res))
-    if (k !== 'seconds') console.log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
+    if (k.includes('.')) console.log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
+  if (res.fitOnFree) {
+    console.log(`  fitted on ${oodFit!.records.length} other free-layout pictures:`);
+    for (const [k, v] of Object.entries(res.fitOnFree as object))
+      console.log(`  ${k.padEnd(18)} ${JSON.stringify(v)}`);
+  }
 }
 console.log(`baselines: ${JSON.stringify(baselines)}`);
 

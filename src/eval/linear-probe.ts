@@ -2,8 +2,10 @@
  * Linear probes: logistic regression on frozen features, small enough to fit in a few seconds in plain
  * TypeScript. Two kinds: one sigmoid per label (several labels per example: which kinds of things a
  * picture holds) and one softmax over classes (one class per example: which thing covers a patch).
- * Features are standardised with the training set's mean and spread; Adam on mini-batches, L2 penalty.
+ * Features are standardised with the training set's mean and spread; Adam on mini-batches, L2 penalty;
+ * the products run on the tensor backend's GEMM.
  */
+import { backend } from '../tensor/backends/index.ts';
 import { Rng } from '../util/rng.ts';
 
 /** Examples as rows of a flat matrix [n, dim]. */
@@ -48,27 +50,36 @@ function standardiser(x: Features): { mean: Float32Array; invStd: Float32Array }
   return { mean, invStd };
 }
 
-/** Scores (logits) of one example into `out` ([probe.out]); `row` is the raw feature row. */
-function logits(p: LinearProbe, row: Float32Array, out: Float32Array, z: Float32Array): void {
-  for (let d = 0; d < p.dim; d++) z[d] = (row[d]! - p.mean[d]!) * p.invStd[d]!;
-  out.set(p.b);
-  for (let d = 0; d < p.dim; d++) {
-    const v = z[d]!;
-    if (v === 0) continue;
-    const off = d * p.out;
-    for (let k = 0; k < p.out; k++) out[k]! += v * p.w[off + k]!;
+/** Standardised rows `idx` of x into z ([idx.length, dim]). */
+function standardRows(p: LinearProbe, x: Features, idx: ArrayLike<number>, z: Float32Array): void {
+  const D = p.dim;
+  for (let r = 0; r < idx.length; r++) {
+    const src = idx[r]! * D;
+    for (let d = 0; d < D; d++) z[r * D + d] = (x.data[src + d]! - p.mean[d]!) * p.invStd[d]!;
   }
+}
+
+/** logits [rows, out] = z · w + b, on the tensor backend's GEMM (the native kernels when built). */
+function logitsOf(p: LinearProbe, z: Float32Array, rows: number, out: Float32Array): void {
+  backend().gemm(false, false, rows, p.out, p.dim, 1, z, p.w, 0, out, 1, 0, 0, 0);
+  backend().addBias(out, p.b, rows, p.out);
 }
 
 /** Logits of every example: [n, out]. */
 export function predict(p: LinearProbe, x: Features): Float32Array {
   if (x.dim !== p.dim) throw new Error(`probe: features have ${x.dim} dims, the probe ${p.dim}`);
   const out = new Float32Array(x.n * p.out);
-  const z = new Float32Array(p.dim);
-  const o = new Float32Array(p.out);
-  for (let i = 0; i < x.n; i++) {
-    logits(p, x.data.subarray(i * x.dim, (i + 1) * x.dim), o, z);
-    out.set(o, i * p.out);
+  const chunk = 256;
+  const z = new Float32Array(chunk * p.dim);
+  for (let s = 0; s < x.n; s += chunk) {
+    const rows = Math.min(chunk, x.n - s);
+    standardRows(
+      p,
+      x,
+      Array.from({ length: rows }, (_, r) => s + r),
+      z,
+    );
+    logitsOf(p, z, rows, out.subarray(s * p.out, (s + rows) * p.out));
   }
   return out;
 }
@@ -85,12 +96,13 @@ function fit(
 ): { probe: LinearProbe; loss: number } {
   const { epochs = 30, batchSize = 128, lr = 0.01, l2 = 1e-4, seed = 0 } = opts;
   const { mean, invStd } = standardiser(x);
+  const D = x.dim;
   const p: LinearProbe = {
-    dim: x.dim,
+    dim: D,
     out,
     mean,
     invStd,
-    w: new Float32Array(x.dim * out),
+    w: new Float32Array(D * out),
     b: new Float32Array(out),
   };
   const params = [p.w, p.b];
@@ -99,9 +111,9 @@ function fit(
   const g = params.map((a) => new Float32Array(a.length));
   const rng = new Rng(seed);
   const order = Array.from({ length: x.n }, (_, i) => i);
-  const z = new Float32Array(x.dim);
-  const o = new Float32Array(out);
-  const dl = new Float32Array(out);
+  const z = new Float32Array(batchSize * D);
+  const lg = new Float32Array(batchSize * out);
+  const dl = new Float32Array(batchSize * out);
   let t = 0;
   let lastLoss = NaN;
   const [b1, b2] = [0.9, 0.999];
@@ -110,20 +122,21 @@ function fit(
     let total = 0;
     for (let s = 0; s < x.n; s += batchSize) {
       const batch = order.slice(s, s + batchSize);
-      for (const a of g) a.fill(0);
-      for (const i of batch) {
-        logits(p, x.data.subarray(i * x.dim, (i + 1) * x.dim), o, z);
-        total += targetGrad(i, o, dl);
-        for (let k = 0; k < out; k++) g[1]![k]! += dl[k]!;
-        for (let d = 0; d < x.dim; d++) {
-          const zv = z[d]!;
-          if (zv === 0) continue;
-          const off = d * out;
-          for (let k = 0; k < out; k++) g[0]![off + k]! += zv * dl[k]!;
-        }
+      const B = batch.length;
+      standardRows(p, x, batch, z);
+      logitsOf(p, z, B, lg);
+      for (let r = 0; r < B; r++) {
+        total += targetGrad(
+          batch[r]!,
+          lg.subarray(r * out, (r + 1) * out),
+          dl.subarray(r * out, (r + 1) * out),
+        );
       }
+      // Mean gradient over the batch: w gets zᵀ · dl / B, b the column means of dl.
+      backend().gemm(true, false, D, out, B, 1 / B, z, dl, 0, g[0]!, 1, 0, 0, 0);
+      g[1]!.fill(0);
+      for (let r = 0; r < B; r++) for (let k = 0; k < out; k++) g[1]![k]! += dl[r * out + k]! / B;
       t++;
-      const scale = 1 / batch.length;
       const c1 = 1 - Math.pow(b1, t);
       const c2 = 1 - Math.pow(b2, t);
       for (let q = 0; q < params.length; q++) {
@@ -133,7 +146,7 @@ function fit(
         const vq = v[q]!;
         const decay = q === 0 ? l2 : 0;
         for (let j = 0; j < a.length; j++) {
-          const grad = gq[j]! * scale + decay * a[j]!;
+          const grad = gq[j]! + decay * a[j]!;
           mq[j] = b1 * mq[j]! + (1 - b1) * grad;
           vq[j] = b2 * vq[j]! + (1 - b2) * grad * grad;
           a[j]! -= (lr * (mq[j]! / c1)) / (Math.sqrt(vq[j]! / c2) + 1e-8);
