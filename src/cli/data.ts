@@ -43,8 +43,8 @@ const scenesSpec = {
     seed: { type: 'integer', help: 'random seed (same seed → same dataset)', default: 1 },
     layout: {
       type: 'string',
-      help: 'habitat: things where they belong (training data); free: anything on any background, also plain and two-tone (out-of-distribution test); mixed: habitat with a third of the train split placed freely on habitat backgrounds (weaker habits)',
-      choices: ['habitat', 'free', 'mixed'],
+      help: 'habitat: things where they belong (training data); free: anything on any background, also plain and two-tone (out-of-distribution test); loose: habitat with a third of the train split placed freely on habitat backgrounds (weaker habits)',
+      choices: ['habitat', 'free', 'loose'],
       default: 'habitat',
     },
     workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },

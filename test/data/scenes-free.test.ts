@@ -157,26 +157,26 @@ test('generateScenes writes a free-layout folder and says so in info.json; a bad
   }
 });
 
-test('mixed layout: a third of the train split placed freely on habitat backgrounds; val and test as habitat', () => {
+test('loose layout: a third of the train split placed freely on habitat backgrounds; val and test as habitat', () => {
   let train = 0;
   let free = 0;
   for (let i = 0; i < 600; i++) {
-    const mixed = sceneRecord(3, i, 'mixed');
+    const loose = sceneRecord(3, i, 'loose');
     const habitat = sceneRecord(3, i, 'habitat');
-    if (mixed.record.split !== 'train') {
-      assert.deepEqual(mixed.record, habitat.record, `scene ${i} (${mixed.record.split})`);
+    if (loose.record.split !== 'train') {
+      assert.deepEqual(loose.record, habitat.record, `scene ${i} (${loose.record.split})`);
       continue;
     }
     train++;
-    if (mixed.record.meta.layout !== 'free') {
-      assert.deepEqual(mixed.record, habitat.record);
+    if (loose.record.meta.layout !== 'free') {
+      assert.deepEqual(loose.record, habitat.record);
       continue;
     }
     free++;
-    assert.equal(mixed.scene.plain, undefined, `scene ${i} has a plain background`);
-    assert.ok(!['plain', 'two-tone'].includes(mixed.scene.background));
-    for (const text of [mixed.record.short, ...mixed.record.captions])
-      assert.deepEqual(checkText(mixed.scene, text, true), [], `scene ${i}: ${text}`);
+    assert.equal(loose.scene.plain, undefined, `scene ${i} has a plain background`);
+    assert.ok(!['plain', 'two-tone'].includes(loose.scene.background));
+    for (const text of [loose.record.short, ...loose.record.captions])
+      assert.deepEqual(checkText(loose.scene, text, true), [], `scene ${i}: ${text}`);
   }
   assert.ok(Math.abs(free / train - 1 / 3) < 0.06, `${free} of ${train} train scenes placed freely`);
 });

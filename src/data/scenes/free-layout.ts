@@ -39,7 +39,7 @@ const BACKGROUND_WEIGHTS: Record<BackgroundId, number> = {
   space: 4,
 };
 
-/** The free layout's backgrounds without the plain and two-tone ones (the `mixed` layout's training scenes). */
+/** The free layout's backgrounds without the plain and two-tone ones (the `loose` layout's training scenes). */
 const PHOTO_LIKE_WEIGHTS: Partial<Record<BackgroundId, number>> = Object.fromEntries(
   Object.entries(BACKGROUND_WEIGHTS).filter(([bg]) => bg !== 'plain' && bg !== 'two-tone'),
 );

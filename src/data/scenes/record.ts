@@ -11,12 +11,12 @@ import type { LayoutId, PlainBackground, Scene } from './types.ts';
 /** The scene with the given index, composed by the given layout. */
 export function composeScene(seed: number, index: number, layout: LayoutId = 'habitat'): Scene {
   if (layout === 'free') return freeSceneAt(seed, index);
-  if (layout === 'mixed' && isMixedFree(seed, index)) return freeSceneAt(seed, index, { plainBackgrounds: false });
+  if (layout === 'loose' && isPlacedLoosely(seed, index)) return freeSceneAt(seed, index, { plainBackgrounds: false });
   return sceneAt(seed, index);
 }
 
-/** Whether the `mixed` layout composes scene `index` freely: a third of the train split, nothing else. */
-export function isMixedFree(seed: number, index: number): boolean {
+/** Whether the `loose` layout composes scene `index` freely: a third of the train split, nothing else. */
+export function isPlacedLoosely(seed: number, index: number): boolean {
   return splitOf(seed, index) === 'train' && hash32((seed ^ 0x3171ed) >>> 0, index) % 3 === 0;
 }
 

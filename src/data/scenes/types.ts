@@ -59,12 +59,12 @@ export interface Group {
  * How scenes are composed. `habitat`: things only where they belong, with perspective and decor (the
  * training data). `free`: any thing on any background (also plain and two-tone ones), any size and place,
  * 1-3 kinds, no decor: an out-of-distribution test of whether a model sees the things themselves.
- * `mixed`: training data with weaker habits: a third of the train split's scenes place any thing
+ * `loose`: training data with weaker habits: a third of the train split's scenes place any thing
  * anywhere, as `free` does but on the habitat backgrounds only (plain and two-tone ones stay unseen, so
  * `free` stays a test of something new); the rest and the whole val and test splits are `habitat`,
  * picture for picture the same as a habitat build with the same seed.
  */
-export const LAYOUTS = ['habitat', 'free', 'mixed'] as const;
+export const LAYOUTS = ['habitat', 'free', 'loose'] as const;
 export type LayoutId = (typeof LAYOUTS)[number];
 
 /** The colours of a plain background: one colour word, or two split `across` (top/bottom) or `down` (left/right). */
