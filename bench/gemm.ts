@@ -81,7 +81,7 @@ function ours(threads: number): number[] {
   try {
     return SHAPES.map(([m, n, k], i) => {
       const { a, b, c } = inputs[i]!;
-      const s = secondsPerCall(() => native.gemm(false, false, m, n, k, 1, a, b, 0, c, 1, 0, 0, 0));
+      const s = secondsPerCall(() => native.gemm({ m, n, k }, a, b, c));
       return (2 * m * n * k) / s / 1e9;
     });
   } finally {
@@ -193,7 +193,7 @@ for (const m of [1, 8]) {
       ...THREADS.map((t) => {
         addon.setThreads(t);
         try {
-          return secondsPerCall(() => native.gemm(false, true, m, n, k, 1, x, w, 1, y, 1, 0, 0, 0)) * 1e6;
+          return secondsPerCall(() => native.gemm({ m, n, k, transB: true, beta: 1 }, x, w, y)) * 1e6;
         } finally {
           addon.setThreads(defaultThreads);
         }

@@ -1,5 +1,6 @@
-/* N-API binding: one function per Backend kernel, positional arguments in the order of
- * src/tensor/backend.ts, typed arrays used in place (no copies). Every argument is checked (type,
+/* N-API binding: one function per Backend kernel (the list is native/kernels.h), typed arrays used in place
+ * (no copies). Arguments are positional: a descriptor object of src/tensor/backend.ts (GemmDesc, ...) is
+ * spread into its fields by src/tensor/backends/native.ts, in the order each wrapper below reads them. Every argument is checked (type,
  * integer sizes, buffer lengths) so a caller bug gives a JS exception instead of memory corruption. */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -10,6 +11,7 @@
 #endif
 
 #include "common.h"
+#include "kernels.h"
 
 typedef struct {
   napi_env env;
@@ -583,33 +585,9 @@ static napi_value init(napi_env env, napi_value exports) {
     const char *name;
     napi_callback fn;
   } fns[] = {
-      {"gemm", js_gemm},
-      {"addBias", js_add_bias},
-      {"sumRows", js_sum_rows},
-      {"add", js_add},
-      {"mul", js_mul},
-      {"scale", js_scale},
-      {"axpy", js_axpy},
-      {"layerNorm", js_layer_norm},
-      {"layerNormBackward", js_layer_norm_backward},
-      {"gelu", js_gelu},
-      {"geluBackward", js_gelu_backward},
-      {"relu", js_relu},
-      {"reluBackward", js_relu_backward},
-      {"softmax", js_softmax},
-      {"softmaxBackward", js_softmax_backward},
-      {"crossEntropy", js_cross_entropy},
-      {"crossEntropyBackward", js_cross_entropy_backward},
-      {"attention", js_attention},
-      {"attentionBackward", js_attention_backward},
-      {"embedding", js_embedding},
-      {"embeddingBackward", js_embedding_backward},
-      {"conv2d", js_conv2d},
-      {"conv2dBackward", js_conv2d_backward},
-      {"dropout", js_dropout},
-      {"sum", js_sum},
-      {"sumSquares", js_sum_squares},
-      {"adamw", js_adamw},
+#define NV_EXPORT(name, fn) {#name, fn},
+      NV_KERNELS(NV_EXPORT)
+#undef NV_EXPORT
       {"threads", js_threads},
       {"setThreads", js_set_threads},
       {"isa", js_isa},
@@ -621,6 +599,20 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  /* kernels: the registry's names, in order (the TypeScript backend is built from them) */
+  static const char *kernel_names[] = {
+#define NV_NAME(name, fn) #name,
+      NV_KERNELS(NV_NAME)
+#undef NV_NAME
+  };
+  napi_value names;
+  napi_create_array_with_length(env, sizeof kernel_names / sizeof kernel_names[0], &names);
+  for (size_t i = 0; i < sizeof kernel_names / sizeof kernel_names[0]; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, kernel_names[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, names, (uint32_t)i, s);
+  }
+  napi_set_named_property(env, exports, "kernels", names);
   return exports;
 }
 

@@ -42,7 +42,7 @@ typedef struct {
   long group, groups;
 } fused_ctx;
 
-/* Runs of ow floats, the inner loop of every unfold and fold: the stem's widths (8, 16) get fixed-size
+/* Runs of ow floats, the inner loop of every unfold and fold: widths 8 and 16 (small images) get fixed-size
  * loops the compiler turns into one or two vector moves. */
 static inline void copy_run(float *restrict o, const float *restrict s, long n) {
   if (n == 8)
@@ -180,7 +180,8 @@ NV_CLONES static void transpose_block(const float *t, long ldt, float *y, long l
  * C[i, j] (+)= Σ_img Σ_{p<k} A[img*sa + i*lda + p] · B[img*sb + j*ldb + p] for i < m, j < n: both operands
  * run along p, so instead of transposing them into GEMM panels each 4×4 block of C keeps 16 vector sums
  * over all the images and reduces them once. Edge blocks repeat the last row (results dropped). Pays off
- * when the reduction is long and C small (the stem's first conv: k = 2048 per tile, C 32 × 28). */
+ * when the reduction is long and C small (e.g. k = 2048 per tile, C 32 × 28: a first conv over many small
+ * images). */
 #define DOTS_BODY(V, L)                                                                                        \
   for (long i0 = 0; i0 < m; i0 += 4)                                                                           \
     for (long j0 = 0; j0 < n; j0 += 4) {                                                                      \

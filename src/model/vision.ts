@@ -5,7 +5,7 @@
  *   -> prepend [CLS] -> + learned positions -> dropout -> pre-LN blocks (bidirectional) -> LayerNorm
  */
 import { Block, Conv2d, Dropout, LayerNorm, Linear, Module, ModuleList, Parameter } from '../nn/index.ts';
-import { add, concat, conv2dPair, expand, patchify, relu, reshape } from '../tensor/ops/index.ts';
+import { add, concat, chainedConv2d, expand, patchify, relu, reshape } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { numPatches, patchFeatures, visionTokens, type ModelConfig } from './config.ts';
 
@@ -28,7 +28,7 @@ export class PatchEmbedding extends Module {
     const B = images.shape[0]!;
     const patches = patchify(images, this.config.patch_size);
     // conv2(conv1(patches)) a chunk of patches at a time: the 32-channel maps never go to memory whole.
-    const maps = conv2dPair(patches, this.conv1, this.conv2); // [B*P, c2, s, s]
+    const maps = chainedConv2d(patches, this.conv1, this.conv2); // [B*P, c2, s, s]
     const flat = reshape(maps, [B, numPatches(this.config), patchFeatures(this.config)]);
     return this.proj.forward(relu(this.norm.forward(flat)));
   }

@@ -53,7 +53,7 @@ export function linearInto(
   if (b && accumulate) addRows(out, b, rows);
   else if (b) for (let r = 0; r < rows; r++) out.set(b, r * outF);
   const beta = b || accumulate ? 1 : 0;
-  backend().gemm(false, true, rows, outF, inF, 1, x, weight.f, beta, out, 1, 0, 0, 0);
+  backend().gemm({ m: rows, n: outF, k: inF, transB: true, beta }, x, weight.f, out);
 }
 
 /** Every row of x += bias (plain loops for the few rows of a decode step; the kernel for a prefill). */

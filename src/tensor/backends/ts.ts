@@ -4,7 +4,7 @@
  * JavaScript numbers (double precision), so the float32 path is at least as accurate as the C kernels
  * it is compared with. Readability comes first; only GEMM is tuned (packed 4×4 tiles, ~5 GFLOP/s).
  */
-import type { Backend, F } from '../backend.ts';
+import type { AttentionDesc, AttentionLayout, Backend, ConvDesc, F, GemmDesc } from '../backend.ts';
 import { hash32 } from '../../util/rng.ts';
 
 /**
@@ -82,7 +82,7 @@ function gemmPacked(
   }
 }
 
-function gemm(
+function gemmRaw(
   transA: boolean,
   transB: boolean,
   m: number,
@@ -178,24 +178,8 @@ const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
 /** Per (batch, head, query): scores over the visible keys, softmax into `probs` (0 where hidden), out = P v. */
-function attention(
-  q: F,
-  k: F,
-  v: F,
-  out: F,
-  probs: F,
-  batch: number,
-  heads: number,
-  tq: number,
-  tk: number,
-  headDim: number,
-  qStride: number,
-  kvStride: number,
-  kvBatchStride: number,
-  outStride: number,
-  causal: boolean,
-  keyMask: Uint8Array | null,
-): void {
+function attention(d: AttentionDesc, q: F, k: F, v: F, out: F, probs: F): void {
+  const { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride, causal, keyMask } = d;
   const scale = 1 / Math.sqrt(headDim);
   const acc = new Float64Array(headDim);
   for (let b = 0; b < batch; b++) {
@@ -249,6 +233,7 @@ function attention(
  * dq += scale dS k; dk += scale dSᵀ q. Hidden keys have P = 0 and so receive nothing.
  */
 function attentionBackward(
+  d: AttentionLayout,
   dout: F,
   q: F,
   k: F,
@@ -257,16 +242,8 @@ function attentionBackward(
   dq: F,
   dk: F,
   dv: F,
-  batch: number,
-  heads: number,
-  tq: number,
-  tk: number,
-  headDim: number,
-  qStride: number,
-  kvStride: number,
-  kvBatchStride: number,
-  outStride: number,
 ): void {
+  const { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride } = d;
   const scale = 1 / Math.sqrt(headDim);
   const dp = new Float64Array(tk);
   for (let b = 0; b < batch; b++) {
@@ -304,6 +281,26 @@ function attentionBackward(
       }
     }
   }
+}
+
+function gemm(d: GemmDesc, a: F, b: F, c: F): void {
+  const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1 } = d;
+  gemmRaw(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    a,
+    b,
+    beta,
+    c,
+    batch,
+    d.strideA ?? 0,
+    d.strideB ?? 0,
+    d.strideC ?? 0,
+  );
 }
 
 /**
@@ -388,28 +385,15 @@ function col2im(
 }
 
 /** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
-function conv2d(
-  x: F,
-  weight: F,
-  bias: F | null,
-  y: F,
-  n: number,
-  c: number,
-  h: number,
-  width: number,
-  o: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-): void {
+function conv2d(d: ConvDesc, x: F, weight: F, bias: F | null, y: F): void {
+  const { n, c, h, w: width, o, kh, kw, stride, pad } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
     im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-    gemm(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
+    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
   }
@@ -417,23 +401,16 @@ function conv2d(
 
 /** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx (+)= col2im(Wᵀ · dY). */
 function conv2dBackward(
+  d: ConvDesc,
   x: F,
   weight: F,
   dy: F,
   dx: F | null,
   dweight: F | null,
   dbias: F | null,
-  n: number,
-  c: number,
-  h: number,
-  width: number,
-  o: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
   accumulateDx: boolean,
 ): void {
+  const { n, c, h, w: width, o, kh, kw, stride, pad } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
@@ -442,7 +419,7 @@ function conv2dBackward(
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
       im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-      gemm(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
+      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
     }
     if (dbias)
       for (let oc = 0; oc < o; oc++) {
@@ -451,7 +428,7 @@ function conv2dBackward(
         dbias[oc] += s;
       }
     if (dx) {
-      gemm(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
+      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
       col2im(cols, dx.subarray(img * c * h * width), c, h, width, kh, kw, stride, pad);
     }
   }
