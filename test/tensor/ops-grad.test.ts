@@ -164,7 +164,8 @@ test('chainedConv2d in several chunks: the backward recomputes each chunk of int
     gradcheck(
       'chainedConv2d',
       [param([3, 2, 4, 4], rng), param([3, 2, 3, 3], rng), param([3], rng), param([2, 3, 2, 2], rng)],
-      (x, w1, b1, w2) => ops.chainedConv2d(x, { weight: w1, bias: b1, padding: 1 }, { weight: w2, stride: 2 }),
+      (x, w1, b1, w2) =>
+        ops.chainedConv2d(x, { weight: w1, bias: b1, padding: 1 }, { weight: w2, stride: 2 }),
     );
     const x = Tensor.randn([3, 2, 4, 4], rng, 1, 'float64'); // a constant input: no dx, first layer frozen
     const w1 = Tensor.randn([3, 2, 3, 3], rng, 1, 'float64');
