@@ -153,8 +153,18 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   float *a = get_f32(&C, 6, "a", span(batch, sA, m * k));
   float *b = get_f32(&C, 7, "b", span(batch, sB, k * n));
   float *c = get_f32(&C, 9, "c", span(batch, sC, m * n));
+  int bf16 = C.argc > 14 ? get_bool(&C, 14, "bf16") : 0;
   END
-  nv_sgemm_batched(ta, tb, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC);
+  nv_sgemm_batched(ta, tb, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
+  return NULL;
+}
+
+static napi_value js_round_bf16(napi_env env, napi_callback_info info) {
+  BEGIN("roundBf16", 3)
+  int64_t n = get_int(&C, 2, "n", 0);
+  float *x = get_f32(&C, 0, "x", n), *y = get_f32(&C, 1, "y", n);
+  END
+  nv_round_bf16(x, y, n);
   return NULL;
 }
 
@@ -564,6 +574,41 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   return js_isa(env, info);
 }
 
+static const char *BF16_NAMES[] = {"off", "avx512bf16", "amx"};
+
+static napi_value str(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+static napi_value js_bf16(napi_env env, napi_callback_info info) {
+  (void)info;
+  return str(env, BF16_NAMES[nv_bf16()]);
+}
+static napi_value js_supported_bf16(napi_env env, napi_callback_info info) {
+  (void)info;
+  return str(env, BF16_NAMES[nv_bf16_supported()]);
+}
+/* Selects the bf16 engine ("off", "avx512bf16", "amx"); the one in use is clamped to the CPU. */
+static napi_value js_set_bf16(napi_env env, napi_callback_info info) {
+  BEGIN("setBf16", 1)
+  char name[16] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, C.argv[0], name, sizeof name, &len) != napi_ok) {
+    fail(&C, "T", "engine must be a string%s%s", "", "");
+    return NULL;
+  }
+  int e = -1;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, BF16_NAMES[i]) == 0) e = i;
+  if (e < 0) {
+    fail(&C, "R", "unknown bf16 engine \"%s\" (off, avx512bf16, amx)%s", name, "");
+    return NULL;
+  }
+  nv_set_bf16(e);
+  return js_bf16(env, info);
+}
+
 /* A training step allocates ~100 MB of fresh tensors (V8 backs them with calloc). By default glibc hands
  * every buffer above 128 KB-32 MB its own mmap and unmaps it on free, so each step pays ~30K page faults
  * (the kernel zeroing pages one at a time). Keeping such buffers in the heap and not trimming it lets
@@ -593,6 +638,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"isa", js_isa},
       {"supportedIsa", js_supported_isa},
       {"setIsa", js_set_isa},
+      {"bf16", js_bf16},
+      {"supportedBf16", js_supported_bf16},
+      {"setBf16", js_set_bf16},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

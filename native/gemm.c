@@ -17,6 +17,7 @@
 #include "common.h"
 #if NV_X86
 #include <immintrin.h>
+#include "transpose.h"
 #endif
 
 typedef void (*ukernel_fn)(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
@@ -252,8 +253,15 @@ int nv_isa_supported(void) {
   return g_isa_supported;
 }
 
+/* NANOVLM_ISA=generic|avx2|avx512 caps the micro-kernel (tests of the fallbacks on a capable CPU). */
 int nv_isa(void) {
-  if (g_isa < 0) g_isa = nv_isa_supported();
+  if (g_isa < 0) {
+    const char *s = getenv("NANOVLM_ISA");
+    int want = NV_ISA_AVX512;
+    if (s && strcmp(s, "avx2") == 0) want = NV_ISA_AVX2;
+    else if (s && strcmp(s, "generic") == 0) want = NV_ISA_GENERIC;
+    nv_set_isa(want);
+  }
   return g_isa;
 }
 
@@ -290,33 +298,6 @@ NV_CLONES static void pack_n(float *restrict dst, const float *restrict src, lon
 }
 
 #if NV_X86
-/* In-register transpose of 16 rows of 16 floats: on return r[c] holds column c. */
-__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) { /* r[4i+j], lane L: rows 4i..4i+3 of column 4L+j */
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int j = 0; j < 4; j++) {
-    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
-    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
-  }
-  for (int j = 0; j < 4; j++) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
-    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xdd);
-  }
-}
-
 /* pack_t for full panels of 12 or 32 rows with AVX-512, 16 columns of the source at a time.
  * Returns how many columns (a multiple of 16) it packed; the caller finishes the rest. */
 __attribute__((target("avx512f"))) static long pack_t_avx512(float *restrict dst, const float *restrict src,
@@ -828,28 +809,36 @@ typedef struct {
   const float *A, *B;
   float *C;
   long sA, sB, sC;
+  int bf16;
 } batch_job;
+
+/* One product, in bf16 when asked and an engine is in use, else fp32. */
+static void gemm_one(int bf16, int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
+                     const float *B, long ldb, float beta, float *C, long ldc, int parallel) {
+  if (bf16 && nv_gemm_bf16(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel)) return;
+  nv_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
+}
 
 static void batch_range(void *vctx, long b0, long b1) {
   const batch_job *j = vctx;
   long lda = j->ta ? j->m : j->k, ldb = j->tb ? j->k : j->n;
   for (long i = b0; i < b1; i++)
-    nv_sgemm(j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb, j->beta,
-             j->C + i * j->sC, j->n, 0);
+    gemm_one(j->bf16, j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb,
+             j->beta, j->C + i * j->sC, j->n, 0);
 }
 
 void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const float *A, const float *B,
-                      float beta, float *C, long batch, long sA, long sB, long sC) {
+                      float beta, float *C, long batch, long sA, long sB, long sC, int bf16) {
   if (batch <= 0) return;
   long lda = ta ? m : k, ldb = tb ? k : n;
   /* Small independent items run one per thread; overlapping outputs (sC < m*n) stay in order. */
   int independent = sC >= m * n;
   double flops = 2.0 * m * n * k;
   if (batch > 1 && independent && flops < 4e6 && nv_threads() > 1) {
-    batch_job j = {ta, tb, m, n, k, alpha, beta, A, B, C, sA, sB, sC};
+    batch_job j = {ta, tb, m, n, k, alpha, beta, A, B, C, sA, sB, sC, bf16};
     nv_parallel_for(batch, 1, 1, batch_range, &j);
     return;
   }
   for (long i = 0; i < batch; i++)
-    nv_sgemm(ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
+    gemm_one(bf16, ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
 }

@@ -7,6 +7,7 @@
 
 #define NV_KERNELS(X)                                                                                          \
   X(gemm, js_gemm)                                                                                             \
+  X(roundBf16, js_round_bf16)                                                                                  \
   X(addBias, js_add_bias)                                                                                      \
   X(sumRows, js_sum_rows)                                                                                      \
   X(add, js_add)                                                                                               \

@@ -20,6 +20,8 @@ export type F = Float32Array | Float64Array;
  * op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB), C is m×n.
  * strideA/B/C are the element distances between batch items (0 broadcasts one matrix).
  * Defaults: no transposes, alpha 1, beta 0 (overwrites C even if it holds NaN), batch 1, strides 0.
+ * `bf16`: A and B are rounded to bf16 (`roundBf16`) and the products summed in fp32, on the CPU's bf16
+ * engine; the native backend computes in plain fp32 instead when it has none in use (`bf16Engine()`).
  */
 export interface GemmDesc {
   m: number;
@@ -33,6 +35,7 @@ export interface GemmDesc {
   strideA?: number;
   strideB?: number;
   strideC?: number;
+  bf16?: boolean;
 }
 
 /**
@@ -85,6 +88,8 @@ export interface Backend {
 
   /** See GemmDesc. */
   gemm(d: GemmDesc, a: F, b: F, c: F): void;
+  /** y[i] = x[i] rounded to bf16 (nearest even; zero and subnormals to signed zero; NaN quieted). */
+  roundBf16(x: F, y: F, n: number): void;
 
   /** y[r, c] += bias[c] for a rows×cols y. */
   addBias(y: F, bias: F, rows: number, cols: number): void;

@@ -30,6 +30,12 @@ export interface NativeAddon {
   supportedIsa(): string;
   /** Forces a micro-kernel (clamped to what the CPU supports); returns the one in use. */
   setIsa(name: string): string;
+  /** The bf16 product engine in use: 'amx' | 'avx512bf16' | 'off' (then bf16 products run in fp32). */
+  bf16(): string;
+  /** The best bf16 engine this CPU has. */
+  supportedBf16(): string;
+  /** Forces a bf16 engine (clamped to the CPU when used; 'off' always wins); returns the one in use. */
+  setBf16(name: string): string;
   [kernel: string]: unknown;
 }
 
@@ -54,6 +60,7 @@ const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }
       d.strideA ?? 0,
       d.strideB ?? 0,
       d.strideC ?? 0,
+      d.bf16 ?? false,
     ),
   attention: (raw) => (d, q, k, v, out, probs) =>
     raw(

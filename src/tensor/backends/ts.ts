@@ -15,6 +15,21 @@ import { hash32 } from '../../util/rng.ts';
  */
 const TILE = 4;
 
+const roundBits = new Float32Array(1);
+const roundWord = new Uint32Array(roundBits.buffer);
+/**
+ * x rounded to bf16 (the top 16 bits of a float32) and back, as the native packing and VCVTNEPS2BF16 do:
+ * to nearest even, zero and subnormals to a signed zero, NaN quieted (native/common.h nv_bf16_round).
+ */
+export function roundBf16(x: number): number {
+  roundBits[0] = x;
+  const u = roundWord[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) roundWord[0] = ((u >>> 16) | 0x40) << 16;
+  else if ((u & 0x7f800000) === 0) roundWord[0] = u & 0x80000000;
+  else roundWord[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+  return roundBits[0]!;
+}
+
 /**
  * Packs the rows×depth matrix M[i, p] = src[off + i*rowStride + p*colStride] into panels of TILE rows:
  * out[(panel*depth + p)*TILE + r] = M[panel*TILE + r, p], zero past the last row.
@@ -27,12 +42,15 @@ function packPanels(
   rows: number,
   depth: number,
   out: Float64Array,
+  bf16: boolean,
 ): void {
   let o = 0;
   for (let i0 = 0; i0 < rows; i0 += TILE) {
     for (let p = 0; p < depth; p++) {
-      for (let r = 0; r < TILE; r++)
-        out[o++] = i0 + r < rows ? src[off + (i0 + r) * rowStride + p * colStride]! : 0;
+      for (let r = 0; r < TILE; r++) {
+        const x = i0 + r < rows ? src[off + (i0 + r) * rowStride + p * colStride]! : 0;
+        out[o++] = bf16 ? roundBf16(x) : x;
+      }
     }
   }
 }
@@ -97,6 +115,7 @@ function gemmRaw(
   strideA: number,
   strideB: number,
   strideC: number,
+  bf16 = false,
 ): void {
   const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
   const pa = new Float64Array(roundUp(m) * k);
@@ -104,8 +123,8 @@ function gemmRaw(
   for (let t = 0; t < batch; t++) {
     // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
     // every batch item (stride 0) is packed once.
-    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa);
-    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb);
+    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
+    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
     gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
   }
 }
@@ -284,23 +303,9 @@ function attentionBackward(
 }
 
 function gemm(d: GemmDesc, a: F, b: F, c: F): void {
-  const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1 } = d;
-  gemmRaw(
-    transA,
-    transB,
-    m,
-    n,
-    k,
-    alpha,
-    a,
-    b,
-    beta,
-    c,
-    batch,
-    d.strideA ?? 0,
-    d.strideB ?? 0,
-    d.strideC ?? 0,
-  );
+  const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1, bf16 = false } = d;
+  const [sA, sB, sC] = [d.strideA ?? 0, d.strideB ?? 0, d.strideC ?? 0];
+  gemmRaw(transA, transB, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
 }
 
 /**
@@ -439,6 +444,10 @@ export const tsBackend: Backend = {
   threads: 1,
 
   gemm,
+
+  roundBf16(x, y, n) {
+    for (let i = 0; i < n; i++) y[i] = roundBf16(x[i]!);
+  },
 
   addBias(y, bias, rows, cols) {
     for (let r = 0; r < rows; r++) {

@@ -1,0 +1,234 @@
+// bf16 products (GemmDesc.bf16): inputs rounded to bf16, sums in fp32.
+// - Rounding: native (scalar roundBf16 and the packing's vector conversion) equals the ts reference bit for
+//   bit on ties, subnormals, NaN, infinities and overflow.
+// - Against an fp64 product of the unrounded inputs, every element is within
+//     |C - A·B| <= (2^-7 + 2^-15 + k·2^-23) · Σ_p |A_ip| |B_pj|
+//   (each input's rounding is at most 2^-8 relative, so a product's at most 2^-7 + 2^-16; fp32 sums of k
+//   terms add at most about k·2^-24 of the same sum; the bound leaves a factor of 2 on the last).
+// - Against the ts reference of the same rounding: relErr <= 1e-5, as the fp32 kernels are compared.
+// - 1, 2 and 3 threads give bit-identical results; a bf16 engine turned off (setBf16, NANOVLM_BF16,
+//   NANOVLM_ISA below avx512) computes the plain fp32 product and says 'off'.
+// Every engine this CPU has is tested ('amx' only where cpuid reports it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { NATIVE_ADDON_PATH, loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import { tsBackend as ts, roundBf16 } from '../../src/tensor/backends/ts.ts';
+import type { GemmDesc } from '../../src/tensor/backend.ts';
+import { Rng } from '../../src/util/rng.ts';
+
+const addon = loadNativeAddon();
+const nb = loadNativeBackend();
+const rng = new Rng(77);
+const rand = (n: number) => Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+const ENGINES = ['amx', 'avx512bf16'].slice(['amx', 'avx512bf16', 'off'].indexOf(addon.supportedBf16()));
+
+function withEngine<T>(engine: string, fn: () => T): T {
+  const before = addon.bf16();
+  addon.setBf16(engine);
+  try {
+    return fn();
+  } finally {
+    addon.setBf16(before);
+  }
+}
+function withThreads<T>(n: number, fn: () => T): T {
+  const before = addon.threads();
+  addon.setThreads(n);
+  try {
+    return fn();
+  } finally {
+    addon.setThreads(before);
+  }
+}
+
+const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+const f32 = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0]!;
+const SPECIAL = new Float32Array([
+  1 + 2 ** -8, // a tie: down to the even 1
+  1 + 3 * 2 ** -8, // a tie: up to the even 1 + 2^-6
+  1 + 2 ** -8 + 2 ** -20, // just above a tie: up
+  -(1 + 2 ** -8 + 2 ** -20),
+  f32(0x3f80ffff), // the largest value below 1 + 2^-7 rounds up
+  0,
+  -0,
+  f32(0x00000001), // subnormals flush to a signed zero
+  f32(0x807fffff),
+  2 ** -126, // the smallest normal stays
+  Infinity,
+  -Infinity,
+  NaN,
+  3.4028235e38, // the largest float rounds to infinity
+  -3.4028235e38,
+  65504,
+  Math.PI,
+  -1e-30,
+]);
+
+test('roundBf16: native scalar and the packing conversion equal the ts reference bit for bit', () => {
+  const expected = new Float32Array(SPECIAL.length);
+  ts.roundBf16(SPECIAL, expected, SPECIAL.length);
+  assert.equal(expected[0], 1);
+  assert.equal(expected[1], 1 + 2 ** -6);
+  assert.equal(expected[2], 1 + 2 ** -7);
+  assert.equal(expected[4], 1 + 2 ** -7);
+  assert.ok(Object.is(expected[8], -0) && expected[7] === 0 && expected[9] === 2 ** -126);
+  assert.equal(expected[13], Infinity);
+  assert.ok(Number.isNaN(expected[12]));
+  const scalar = new Float32Array(SPECIAL.length);
+  nb.roundBf16(SPECIAL, scalar, SPECIAL.length);
+  assert.deepEqual([...bits(scalar)], [...bits(expected)]);
+  for (const engine of ENGINES) {
+    // C (m×1) = A (m×1) · [1]: every product is the rounded input itself, through the packing of A
+    // untransposed (rows) and of Bᵀ (two rows interleaved) for the transposed case.
+    withEngine(engine, () => {
+      const m = SPECIAL.length;
+      const c = new Float32Array(m);
+      nb.gemm({ m, n: 1, k: 1, bf16: true }, SPECIAL, new Float32Array([1]), c);
+      const ct = new Float32Array(m);
+      nb.gemm({ m: 1, n: m, k: 1, bf16: true, transA: true }, new Float32Array([1]), SPECIAL, ct);
+      for (const [label, got] of [
+        ['A rows', c],
+        ['B columns', ct],
+      ] as const) {
+        for (let i = 0; i < m; i++) {
+          if (Number.isNaN(expected[i])) assert.ok(Number.isNaN(got[i]!), `${engine} ${label} ${i}`);
+          else assert.ok(got[i] === expected[i], `${engine} ${label} ${i}: ${got[i]} vs ${expected[i]}`); // sums start at +0: -0 comes back +0
+        }
+      }
+    });
+  }
+  assert.equal(roundBf16(1 + 2 ** -8), 1);
+});
+
+type Case = [m: number, n: number, k: number, transA: boolean, transB: boolean];
+const CASES: Case[] = [
+  [1, 1, 1, false, false],
+  [13, 33, 7, false, true],
+  [12, 32, 256, false, false],
+  [37, 70, 513, true, false],
+  [100, 65, 300, true, true],
+  [50, 300, 31, false, true],
+  [97, 257, 129, false, false],
+];
+
+/** op(X)[i, p] of a stored matrix. */
+const at = (x: Float32Array, trans: boolean, rows: number, cols: number, i: number, p: number) =>
+  trans ? x[p * rows + i]! : x[i * cols + p]!;
+
+test('bf16 gemm: within the stated bound of an fp64 product, both transposes, edges, k across blocks', () => {
+  for (const engine of ENGINES) {
+    withEngine(engine, () => {
+      for (const [m, n, k, transA, transB] of CASES) {
+        const a = rand(m * k);
+        const b = rand(k * n);
+        const c = new Float32Array(m * n).fill(NaN);
+        nb.gemm({ m, n, k, transA, transB, bf16: true }, a, b, c);
+        const factor = 2 ** -7 + 2 ** -15 + k * 2 ** -23;
+        let worst = 0;
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let exact = 0;
+            let mag = 0;
+            for (let p = 0; p < k; p++) {
+              const x = at(a, transA, m, k, i, p) * at(b, transB, k, n, p, j);
+              exact += x;
+              mag += Math.abs(x);
+            }
+            const err = Math.abs(c[i * n + j]! - exact);
+            assert.ok(
+              err <= factor * mag,
+              `${engine} ${m}x${n}x${k} [${i}, ${j}]: error ${err} > ${factor * mag}`,
+            );
+            worst = Math.max(worst, err / mag);
+          }
+        // the rounding is really there: an fp32 product would be ~1000 times closer
+        if (k >= 7) assert.ok(worst > 2 ** -12, `${engine} ${m}x${n}x${k}: error ${worst} looks unrounded`);
+      }
+    });
+  }
+});
+
+test('bf16 gemm: native equals the ts reference of the same rounding (alpha, beta, batches)', () => {
+  for (const engine of ENGINES) {
+    withEngine(engine, () => {
+      for (const [m, n, k, transA, transB] of CASES) {
+        for (const [alpha, beta, batch] of [
+          [1, 0, 1],
+          [0.5, 2, 1],
+          [-1, 1, 3],
+        ] as const) {
+          const d: GemmDesc = { m, n, k, transA, transB, alpha, beta, batch, bf16: true };
+          Object.assign(d, { strideA: m * k, strideB: k * n, strideC: m * n });
+          const a = rand(batch * m * k);
+          const b = rand(batch * k * n);
+          const c0 = beta === 0 ? new Float32Array(batch * m * n).fill(NaN) : rand(batch * m * n);
+          const cn = c0.slice();
+          const ct = c0.slice();
+          nb.gemm(d, a, b, cn);
+          ts.gemm(d, a, b, ct);
+          let diff = 0;
+          let mag = 1;
+          for (let i = 0; i < ct.length; i++) {
+            diff = Math.max(diff, Number.isNaN(cn[i]!) ? Infinity : Math.abs(cn[i]! - ct[i]!));
+            mag = Math.max(mag, Math.abs(ct[i]!));
+          }
+          assert.ok(diff / mag <= 1e-5, `${engine} ${m}x${n}x${k} a${alpha} b${beta}: ${diff / mag}`);
+        }
+      }
+    });
+  }
+});
+
+test('bf16 gemm: 1, 2 and 3 threads give bit-identical results', () => {
+  for (const engine of ENGINES) {
+    withEngine(engine, () => {
+      for (const [m, n, k, transA, transB] of [
+        [150, 300, 300, false, true],
+        [257, 97, 513, true, false],
+      ] as const) {
+        const a = rand(m * k);
+        const b = rand(k * n);
+        const runs = [1, 2, 3].map((t) =>
+          withThreads(t, () => {
+            const c = new Float32Array(m * n);
+            nb.gemm({ m, n, k, transA, transB, bf16: true }, a, b, c);
+            return [...bits(c)];
+          }),
+        );
+        assert.deepEqual(runs[1], runs[0], `${engine} 2 threads`);
+        assert.deepEqual(runs[2], runs[0], `${engine} 3 threads`);
+      }
+    });
+  }
+});
+
+test('bf16 engine off: the product is plain fp32 and the addon says so', () => {
+  const [m, n, k] = [20, 40, 50];
+  const a = rand(m * k);
+  const b = rand(k * n);
+  const fp32 = new Float32Array(m * n);
+  nb.gemm({ m, n, k }, a, b, fp32);
+  withEngine('off', () => {
+    assert.equal(addon.bf16(), 'off');
+    const c = new Float32Array(m * n);
+    nb.gemm({ m, n, k, bf16: true }, a, b, c);
+    assert.deepEqual([...bits(c)], [...bits(fp32)]);
+  });
+  // asking for more than the CPU has is clamped to what it has
+  withEngine('amx', () => assert.equal(addon.bf16(), addon.supportedBf16()));
+  assert.throws(() => addon.setBf16('fast'), /unknown bf16 engine "fast"/);
+});
+
+test('NANOVLM_BF16=off and NANOVLM_ISA=avx2 force the bf16 engine off in a fresh process', () => {
+  const script = `const a = require(${JSON.stringify(NATIVE_ADDON_PATH)}); console.log(a.bf16(), a.isa())`;
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['-e', script], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).stdout.trim();
+  const sup = addon.supportedIsa();
+  assert.equal(run({ NANOVLM_BF16: 'off' }), `off ${sup}`);
+  assert.equal(run({ NANOVLM_ISA: 'avx2' }), `off ${sup === 'generic' ? 'generic' : 'avx2'}`);
+  assert.equal(run({ NANOVLM_BF16: '', NANOVLM_ISA: '' }), `${addon.supportedBf16()} ${sup}`);
+});
