@@ -16,7 +16,11 @@
 #include <stdlib.h>
 
 #include "common.h"
-#if NV_X86
+/* The bf16 and AMX intrinsics need GCC 11 or clang 12; an older compiler builds the addon without them. */
+#if defined(NV_X86) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
+#define NV_BF16_KERNELS 1
+#endif
+#if NV_BF16_KERNELS
 #include <cpuid.h>
 #include <immintrin.h>
 #include "transpose.h"
@@ -38,7 +42,7 @@
 
 static int g_bf16 = -1, g_bf16_supported = -1;
 
-#if NV_X86
+#if NV_BF16_KERNELS
 static int cpu_has_avx512_bf16(void) {
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
@@ -70,7 +74,7 @@ static int bf16_from_env(void) {
 int nv_bf16_supported(void) {
   if (g_bf16_supported < 0) {
     g_bf16_supported = NV_BF16_OFF;
-#if NV_X86
+#if NV_BF16_KERNELS
     __builtin_cpu_init();
     if (nv_isa_supported() == NV_ISA_AVX512 && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && cpu_has_avx512_bf16()) {
@@ -99,7 +103,7 @@ void nv_round_bf16(const float *x, float *y, long n) {
   for (long i = 0; i < n; i++) y[i] = nv_bits_to_float((uint32_t)nv_bf16_round(x[i]) << 16);
 }
 
-#if NV_X86
+#if NV_BF16_KERNELS
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
 #define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
@@ -272,7 +276,7 @@ static long block_pairs(const bf_job *j, long kc) {
   return j->engine == NV_BF16_AMX ? (kp + 15) / 16 * 16 : kp;
 }
 
-#if NV_X86
+#if NV_BF16_KERNELS
 static void bf_pack_b(void *vctx, long p0, long p1) {
   const bf_job *j = vctx;
   for (long p = p0; p < p1; p++) {
@@ -336,7 +340,7 @@ int nv_gemm_bf16(int ta, int tb, long m, long n, long k, float alpha, const floa
                  long ldb, float beta, float *C, long ldc, int parallel) {
   int engine = nv_bf16();
   if (engine == NV_BF16_OFF) return 0;
-#if NV_X86
+#if NV_BF16_KERNELS
   if (m <= 0 || n <= 0) return 1;
   if (k <= 0 || alpha == 0.0f) {
     for (long i = 0; i < m; i++)
