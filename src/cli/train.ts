@@ -12,6 +12,8 @@ import {
 } from '../train/config.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
+import { precisionInfo } from '../tensor/precision.ts';
+import { applyPrecision, precisionOption } from './precision.ts';
 
 const options = {
   model: { type: 'string', help: 'model preset', choices: ['tiny', 'mini', 'base', 'large'] },
@@ -37,6 +39,7 @@ const options = {
   minutes: { type: 'number', help: 'time budget: stop and checkpoint when reached' },
   'batch-size': { type: 'integer', help: `samples per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
   lr: { type: 'number', help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
+  precision: precisionOption,
   json: { type: 'boolean', help: 'print the summary as one JSON object (no progress output)' },
 } as const satisfies Schema;
 
@@ -83,7 +86,7 @@ export function printSummary(
   write(`image gain     ${f(s.valImageGain)} nats per token`);
   write(`best val loss  ${f(s.bestValLoss)} at step ${s.bestStep ?? '-'}`);
   write(
-    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s)), ${formatDuration(s.seconds)}`,
+    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}), ${formatDuration(s.seconds)}`,
   );
   write(`peak RSS       ${s.peakRssMB.toFixed(0)} MB`);
   write(`checkpoint     ${s.checkpoint}`);
@@ -109,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const given = optionOverrides(o as Record<string, unknown>);
+  applyPrecision(o.precision, o.json);
   let summary: TrainSummary;
   if (o.resume) {
     if (o.model || o.config)
@@ -136,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     summary = await train({ config: cfg, runDir, quiet: o.json });
   }
-  if (o.json) console.log(JSON.stringify(summary));
+  if (o.json) console.log(JSON.stringify({ ...summary, precision: precisionInfo().note }));
   else printSummary(summary);
   return summary.stoppedBy === 'signal' ? 130 : 0;
 }

@@ -15,6 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { NATIVE_ADDON_PATH, loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts, roundBf16 } from '../../src/tensor/backends/ts.ts';
 import type { GemmDesc } from '../../src/tensor/backend.ts';
+import { withBackend } from '../../src/tensor/backends/index.ts';
+import { precisionInfo, setPrecision, withPrecision } from '../../src/tensor/precision.ts';
+import { Tensor, backward } from '../../src/tensor/tensor.ts';
+import { linear } from '../../src/tensor/ops/linear.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const addon = loadNativeAddon();
@@ -232,3 +236,54 @@ test('NANOVLM_BF16=off and NANOVLM_ISA=avx2 force the bf16 engine off in a fresh
   assert.equal(run({ NANOVLM_ISA: 'avx2' }), `off ${sup === 'generic' ? 'generic' : 'avx2'}`);
   assert.equal(run({ NANOVLM_BF16: '', NANOVLM_ISA: '' }), `${addon.supportedBf16()} ${sup}`);
 });
+
+test('precision: auto picks bf16 only with an engine; bf16 without one runs fp32 and says so', () => {
+  const engine = addon.bf16();
+  const auto = withPrecision('auto', precisionInfo);
+  assert.equal(auto.precision, engine === 'off' ? 'fp32' : 'bf16');
+  withEngine('off', () => {
+    const info = withPrecision('bf16', precisionInfo);
+    assert.equal(info.precision, 'fp32');
+    assert.match(info.note, /^fp32 \(bf16 asked/);
+    assert.equal(withPrecision('auto', precisionInfo).precision, 'fp32');
+  });
+  withBackend('ts', () => {
+    assert.equal(withPrecision('auto', precisionInfo).precision, 'fp32'); // the reference is slow: never auto
+    assert.equal(withPrecision('bf16', precisionInfo).engine, 'reference');
+  });
+  assert.equal(precisionInfo().precision, 'fp32');
+  assert.throws(() => setPrecision('fp16' as never), /precision must be one of fp32, bf16, auto/);
+});
+
+test('linear in bf16: forward and both gradients equal the ts reference rounding, native and ts', () => {
+  if (engineless()) return;
+  const run = (be: 'ts' | 'native') =>
+    withBackend(be, () =>
+      withPrecision('bf16', () => {
+        const r = new Rng(5);
+        const x = new Tensor(Tensor.uniform([7, 33], r).f, [7, 33], true);
+        const w = new Tensor(Tensor.uniform([20, 33], r).f, [20, 33], true);
+        const y = linear(x, w);
+        backward(y, Tensor.uniform([7, 20], r).f);
+        return [y.data, x.grad!, w.grad!].map((a) => Float32Array.from(a));
+      }),
+    );
+  const [nat, ref] = [run('native'), run('ts')];
+  const fp32 = withBackend('ts', () => {
+    const r = new Rng(5);
+    const x = Tensor.uniform([7, 33], r);
+    const w = Tensor.uniform([20, 33], r);
+    return Float32Array.from(linear(x, w).data);
+  });
+  for (let t = 0; t < 3; t++)
+    for (let i = 0; i < ref[t]!.length; i++)
+      assert.ok(
+        Math.abs(nat[t]![i]! - ref[t]![i]!) <= 1e-5 * Math.max(1, Math.abs(ref[t]![i]!)),
+        `output ${t} [${i}]`,
+      );
+  let moved = 0;
+  for (let i = 0; i < fp32.length; i++) moved = Math.max(moved, Math.abs(fp32[i]! - ref[0]![i]!));
+  assert.ok(moved > 1e-4, 'bf16 rounding should move the result away from fp32');
+});
+
+const engineless = () => addon.supportedBf16() === 'off';

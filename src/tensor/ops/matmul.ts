@@ -1,4 +1,5 @@
 import { backend } from '../backends/index.ts';
+import { productsInBf16 } from '../precision.ts';
 import type { F } from '../backend.ts';
 import { Tensor, gradOverwritable, record, sizeOf } from '../tensor.ts';
 import { expectFloat, sameShape, shapeStr } from './check.ts';
@@ -40,9 +41,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const sC = m * n;
   const y = Tensor.empty([...lead, m, n], a.dtype); // beta 0 writes every element
   const be = backend();
+  const bf16 = productsInBf16(); // read once: the backward uses the forward's precision
   // A shared b with untransposed a is one big product: the batch folds into the rows.
-  if (shared && !transA) be.gemm({ m: batch * m, n, k, transB }, a.f, b.f, y.f);
-  else be.gemm({ m, n, k, transA, transB, batch, strideA: sA, strideB: sB, strideC: sC }, a.f, b.f, y.f);
+  if (shared && !transA) be.gemm({ bf16, m: batch * m, n, k, transB }, a.f, b.f, y.f);
+  else
+    be.gemm({ bf16, m, n, k, transA, transB, batch, strideA: sA, strideB: sB, strideC: sC }, a.f, b.f, y.f);
 
   return record(y, 'matmul', [a, b], (out) => {
     const dC = out.grad!;
@@ -52,7 +55,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       // d op(A) = dC · op(B)ᵀ; when A is stored transposed, dA = op(B) · dCᵀ.
       if (!transA)
         be.gemm(
-          { m, n: k, k: n, transB: !transB, beta, batch, strideA: sC, strideB: sB, strideC: sA },
+          { bf16, m, n: k, k: n, transB: !transB, beta, batch, strideA: sC, strideB: sB, strideC: sA },
           dC,
           b.f,
           dA,
@@ -60,6 +63,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       else
         be.gemm(
           {
+            bf16,
             m: k,
             n: m,
             k: n,
@@ -91,7 +95,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       ): void => {
         if (!transB)
           be.gemm(
-            { m: k, n, k: rows, transA: !transA, beta, batch: items, strideA: sa, strideB: sc, strideC: sb },
+            {
+              bf16,
+              m: k,
+              n,
+              k: rows,
+              transA: !transA,
+              beta,
+              batch: items,
+              strideA: sa,
+              strideB: sc,
+              strideC: sb,
+            },
             av,
             cv,
             dB,
@@ -99,6 +114,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         else
           be.gemm(
             {
+              bf16,
               m: n,
               n: k,
               k: rows,
