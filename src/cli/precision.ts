@@ -1,10 +1,5 @@
 /** The `--precision` option of train, generate and serve (src/tensor/precision.ts says what it does). */
-import {
-  PRECISION_CHOICES,
-  setPrecision,
-  type PrecisionChoice,
-  type PrecisionInfo,
-} from '../tensor/precision.ts';
+import { setPrecision, type PrecisionChoice, type PrecisionInfo } from '../tensor/precision.ts';
 
 export const precisionOption = {
   type: 'string',
