@@ -467,8 +467,9 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   float *w = get_f32(&C, 1, "weight", d.o * d.c * d.kh * d.kw);
   float *b = get_f32_opt(&C, 2, "bias", d.o);
   float *y = get_f32(&C, 3, "y", d.n * d.o * d.oh * d.ow);
+  int bf16 = C.argc > 13 ? get_bool(&C, 13, "bf16") : 0;
   END
-  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad);
+  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, bf16);
   return NULL;
 }
 
@@ -482,8 +483,10 @@ static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
   float *dw = get_f32_opt(&C, 4, "dweight", d.o * d.c * d.kh * d.kw);
   float *db = get_f32_opt(&C, 5, "dbias", d.o);
   int accumulate_dx = get_bool(&C, 15, "accumulateDx");
+  int bf16 = C.argc > 16 ? get_bool(&C, 16, "bf16") : 0;
   END
-  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx);
+  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx,
+                     bf16);
   return NULL;
 }
 

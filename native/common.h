@@ -66,6 +66,9 @@ long nv_packb_floats(long K, long N);
 void nv_packb(int transB, long K, long N, const float *B, long ldb, float *dst);
 void nv_sgemm_packb(int transA, long m, long n, long k0, long k1, float alpha, const float *A, long lda,
                     const float *bp, long K, long N, float beta, float *C, long ldc);
+/* One product in bf16 (inputs rounded, when a bf16 engine is in use: nv_bf16) or else fp32. */
+void nv_gemm(int bf16, int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
+             const float *B, long ldb, float beta, float *C, long ldc, int parallel);
 /* bf16: inputs rounded to bf16 when a bf16 engine is in use (nv_bf16), else an fp32 product. */
 void nv_sgemm_batched(int transA, int transB, long m, long n, long k, float alpha, const float *A,
                       const float *B, float beta, float *C, long batch, long strideA, long strideB,
@@ -184,14 +187,15 @@ void nv_attention(const float *q, const float *k, const float *v, float *out, fl
 void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
                            const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
 /* conv.c */
-/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. */
+/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. bf16: the
+ * products round x and w to bf16 (fp32 sums; the bias added in fp32) when a bf16 engine is in use. */
 void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
-               long kh, long kw, long stride, long pad);
+               long kh, long kw, long stride, long pad, int bf16);
 /* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]; dx is overwritten instead
  * when !accumulate_dx. */
 void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
                         long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
-                        int accumulate_dx);
+                        int accumulate_dx, int bf16);
 /* optim.c */
 void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
               float eps, float weight_decay, long step);

@@ -812,8 +812,7 @@ typedef struct {
   int bf16;
 } batch_job;
 
-/* One product, in bf16 when asked and an engine is in use, else fp32. */
-static void gemm_one(int bf16, int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
+void nv_gemm(int bf16, int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
                      const float *B, long ldb, float beta, float *C, long ldc, int parallel) {
   if (bf16 && nv_gemm_bf16(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel)) return;
   nv_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
@@ -823,7 +822,7 @@ static void batch_range(void *vctx, long b0, long b1) {
   const batch_job *j = vctx;
   long lda = j->ta ? j->m : j->k, ldb = j->tb ? j->k : j->n;
   for (long i = b0; i < b1; i++)
-    gemm_one(j->bf16, j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb,
+    nv_gemm(j->bf16, j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb,
              j->beta, j->C + i * j->sC, j->n, 0);
 }
 
@@ -840,5 +839,5 @@ void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const
     return;
   }
   for (long i = 0; i < batch; i++)
-    gemm_one(bf16, ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
+    nv_gemm(bf16, ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
 }

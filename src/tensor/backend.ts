@@ -67,7 +67,8 @@ export interface AttentionDesc extends AttentionLayout {
 
 /**
  * 2-D convolution sizes, NCHW, zero padding: x [n, c, h, w], weight [o, c, kh, kw] -> y [n, o, oh, ow],
- * oh = floor((h + 2 pad - kh) / stride) + 1, ow alike.
+ * oh = floor((h + 2 pad - kh) / stride) + 1, ow alike. `bf16`: the products (forward, dx, dweight) round
+ * x, weight and dy to bf16 and sum in fp32, as GemmDesc.bf16; the bias and its gradient stay fp32.
  */
 export interface ConvDesc {
   n: number;
@@ -79,6 +80,7 @@ export interface ConvDesc {
   kw: number;
   stride: number;
   pad: number;
+  bf16?: boolean;
 }
 
 export interface Backend {

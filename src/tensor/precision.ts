@@ -1,8 +1,8 @@
 /**
  * The precision of the matrix products (mixed precision as GPUs train): with 'bf16' the products of the
- * forward and backward passes through `linear` and `matmul` round their inputs to bf16 and sum in fp32
+ * forward and backward passes through `linear`, `matmul` and `conv2d` round their inputs to bf16 and sum in fp32
  * (GemmDesc.bf16); weights, gradients, optimizer state, LayerNorm, softmax and the loss stay fp32.
- * Attention's and the convolutions' own products stay fp32 in this version.
+ * The convolutions (ConvDesc.bf16) too; attention's own products stay fp32 in this version.
  *
  * 'auto' is bf16 where the native backend has a bf16 engine (AVX512-BF16 or AMX), fp32 elsewhere. 'bf16'
  * asked on a CPU without one runs fp32, and `precisionInfo().note` says so.

@@ -287,3 +287,52 @@ test('linear in bf16: forward and both gradients equal the ts reference rounding
 });
 
 const engineless = () => addon.supportedBf16() === 'off';
+
+test('conv2d in bf16: forward, dx, dweight and dbias equal the ts reference, on every fp32 route', () => {
+  if (engineless()) return;
+  // [n, c, h, w, o, kh, kw, stride, pad]: small images in a batch, strided, many images (the fp32 weight
+  // gradient's dot-product route), a reduction longer than a tile's pixels (the fp32 transposed forward)
+  const shapes = [
+    [3, 3, 16, 16, 32, 3, 3, 1, 1],
+    [2, 32, 8, 8, 64, 3, 3, 2, 1],
+    [40, 3, 16, 16, 8, 4, 4, 4, 0],
+    [1, 64, 6, 6, 5, 3, 3, 1, 1],
+  ] as const;
+  const close = (label: string, got: Float32Array, want: Float32Array) => {
+    let diff = 0;
+    let mag = 1;
+    for (let i = 0; i < want.length; i++) {
+      diff = Math.max(diff, Number.isNaN(got[i]!) ? Infinity : Math.abs(got[i]! - want[i]!));
+      mag = Math.max(mag, Math.abs(want[i]!));
+    }
+    assert.ok(diff / mag <= 1e-5, `${label}: ${diff / mag}`);
+    return diff / mag;
+  };
+  for (const [n, c, h, w, o, kh, kw, stride, pad] of shapes) {
+    const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
+    const x = rand(n * c * h * w);
+    const wt = rand(o * c * kh * kw);
+    const b = rand(o);
+    const dy = rand(n * o * oh * ow);
+    const d = { n, c, h, w, o, kh, kw, stride, pad, bf16: true };
+    const run = (be: typeof nb, desc: typeof d) => {
+      const y = new Float32Array(n * o * oh * ow).fill(NaN);
+      be.conv2d(desc, x, wt, b, y);
+      const g = { dx: rand(x.length), dw: new Float32Array(wt.length), db: new Float32Array(o) };
+      g.dx.fill(NaN);
+      be.conv2dBackward(desc, x, wt, dy, g.dx, g.dw, g.db, false);
+      return { y, ...g };
+    };
+    const [nat, ref] = [run(nb, d), run(ts, d)];
+    const label = `${n}x${c}x${h}x${w} -> ${o} k${kh} s${stride}`;
+    close(`${label} y`, nat.y, ref.y);
+    close(`${label} dx`, nat.dx, ref.dx);
+    close(`${label} dweight`, nat.dw, ref.dw);
+    close(`${label} dbias`, nat.db, ref.db);
+    const fp32 = run(ts, { ...d, bf16: false });
+    let moved = 0;
+    for (let i = 0; i < fp32.y.length; i++) moved = Math.max(moved, Math.abs(fp32.y[i]! - ref.y[i]!));
+    assert.ok(moved > 1e-4, `${label}: bf16 should move the forward away from fp32`);
+  }
+});

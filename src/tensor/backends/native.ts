@@ -102,7 +102,7 @@ const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }
       d.outStride,
     ),
   conv2d: (raw) => (d, x, weight, bias, y) =>
-    raw(x, weight, bias, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad),
+    raw(x, weight, bias, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, d.bf16 ?? false),
   conv2dBackward: (raw) => (d, x, weight, dy, dx, dweight, dbias, accumulateDx) =>
     raw(
       x,
@@ -121,6 +121,7 @@ const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }
       d.stride,
       d.pad,
       accumulateDx,
+      d.bf16 ?? false,
     ),
 };
 

@@ -391,14 +391,14 @@ function col2im(
 
 /** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
 function conv2d(d: ConvDesc, x: F, weight: F, bias: F | null, y: F): void {
-  const { n, c, h, w: width, o, kh, kw, stride, pad } = d;
+  const { n, c, h, w: width, o, kh, kw, stride, pad, bf16 = false } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
     im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
+    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0, bf16);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
   }
@@ -415,7 +415,7 @@ function conv2dBackward(
   dbias: F | null,
   accumulateDx: boolean,
 ): void {
-  const { n, c, h, w: width, o, kh, kw, stride, pad } = d;
+  const { n, c, h, w: width, o, kh, kw, stride, pad, bf16 = false } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
@@ -424,7 +424,7 @@ function conv2dBackward(
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
       im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
+      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0, bf16);
     }
     if (dbias)
       for (let oc = 0; oc < o; oc++) {
@@ -433,7 +433,7 @@ function conv2dBackward(
         dbias[oc] += s;
       }
     if (dx) {
-      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
+      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0, bf16);
       col2im(cols, dx.subarray(img * c * h * width), c, h, width, kh, kw, stride, pad);
     }
   }

@@ -1,5 +1,6 @@
 import type { ConvDesc } from '../backend.ts';
 import { backend } from '../backends/index.ts';
+import { productsInBf16 } from '../precision.ts';
 import { Tensor, gradOf, gradOverwritable, record } from '../tensor.ts';
 import { emptyLike, releaseScratch } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
@@ -54,8 +55,8 @@ function geometry(
   return { n, c, h, wd, o, kh, kw, stride, pad, oh, ow };
 }
 
-/** The kernels' descriptor for `m` images. */
-const dimsOf = (g: ConvGeometry, m: number): ConvDesc => ({
+/** The kernels' descriptor for `m` images (in bf16 when the products are: read at the forward). */
+const dimsOf = (g: ConvGeometry, m: number, bf16 = productsInBf16()): ConvDesc => ({
   n: m,
   c: g.c,
   h: g.h,
@@ -65,6 +66,7 @@ const dimsOf = (g: ConvGeometry, m: number): ConvDesc => ({
   kw: g.kw,
   stride: g.stride,
   pad: g.pad,
+  bf16,
 });
 
 /**
@@ -123,6 +125,7 @@ export function chainedConv2d(x: Tensor, first: ConvLayer, second: ConvLayer): T
   const g1 = geometry('chainedConv2d (first)', x.shape, w1, b1, first);
   const g2 = geometry('chainedConv2d (second)', [g1.n, g1.o, g1.oh, g1.ow], w2, b2, second);
   const n = g1.n;
+  const bf16 = productsInBf16(); // the backward uses the forward's precision
   const y = Tensor.empty([n, g2.o, g2.oh, g2.ow], x.dtype); // every element is written
   if (n === 0) return y;
   const inSize = g1.c * g1.h * g1.wd;
@@ -134,8 +137,8 @@ export function chainedConv2d(x: Tensor, first: ConvLayer, second: ConvLayer): T
   const mid = emptyLike(x, chunk * midSize);
   for (const i0 of starts) {
     const m = Math.min(chunk, n - i0);
-    be.conv2d(dimsOf(g1, m), x.f.subarray(i0 * inSize), w1.f, b1 ? b1.f : null, mid);
-    be.conv2d(dimsOf(g2, m), mid, w2.f, b2 ? b2.f : null, y.f.subarray(i0 * outSize));
+    be.conv2d(dimsOf(g1, m, bf16), x.f.subarray(i0 * inSize), w1.f, b1 ? b1.f : null, mid);
+    be.conv2d(dimsOf(g2, m, bf16), mid, w2.f, b2 ? b2.f : null, y.f.subarray(i0 * outSize));
   }
   releaseScratch(mid);
   const inputs = [x, w1, ...(b1 ? [b1] : []), w2, ...(b2 ? [b2] : [])];
@@ -152,11 +155,20 @@ export function chainedConv2d(x: Tensor, first: ConvLayer, second: ConvLayer): T
     for (const i0 of starts) {
       const m = Math.min(chunk, n - i0);
       const xs = x.f.subarray(i0 * inSize);
-      be.conv2d(dimsOf(g1, m), xs, w1.f, b1 ? b1.f : null, mid); // recomputed
-      be.conv2dBackward(dimsOf(g2, m), mid, w2.f, out.grad!.subarray(i0 * outSize), dmid, dw2, db2, false);
+      be.conv2d(dimsOf(g1, m, bf16), xs, w1.f, b1 ? b1.f : null, mid); // recomputed
+      be.conv2dBackward(
+        dimsOf(g2, m, bf16),
+        mid,
+        w2.f,
+        out.grad!.subarray(i0 * outSize),
+        dmid,
+        dw2,
+        db2,
+        false,
+      );
       if (dmid) {
         const dxs = dx ? dx.subarray(i0 * inSize) : null;
-        be.conv2dBackward(dimsOf(g1, m), xs, w1.f, dmid, dxs, dw1, db1, dxBeta === 1);
+        be.conv2dBackward(dimsOf(g1, m, bf16), xs, w1.f, dmid, dxs, dw1, db1, dxBeta === 1);
       }
     }
     releaseScratch(mid);
