@@ -256,6 +256,85 @@ AMX_TARGET static void uk_amx_bf16(long kp, const void *av, const uint32_t *b, f
   }
 }
 AMX_TARGET static void amx_release(void) { _tile_release(); }
+
+/* ---------------------------------------------------------------- few rows times a transposed B
+ * C = alpha A·Bᵀ + beta C with m <= 8 and B stored n×k (a decode step's x·Wᵀ): packing all of W for a row
+ * or two would cost more than the products, so each output is a dot product of A's row (converted to bf16
+ * pairs once per call) and B's row, converted as it is read. As the fp32 path in gemm.c: a tile is 16 dot
+ * products (MI rows of A × 16/MI rows of B) in 16 accumulators, summed across lanes all at once. */
+#define BF_SMALL_M 8
+#define BL_LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define BL_DECL(l) __m512 acc##l = _mm512_setzero_ps();
+#define BL_DOT(l) acc##l = _mm512_dpbf16_ps(acc##l, xa[(l) / R], bw[(l) % R]);
+#define BF_SMALL_TILE(MI)                                                                                      \
+  BF16_TARGET static void bf_small_tile##MI(long k, const uint32_t *ap, long kw, int mv, const float *b,      \
+                                            long ldb, int rw, float *c, long ldc, float alpha, float beta) {  \
+    enum { R = 16 / MI };                                                                                      \
+    const float *br[R];                                                                                        \
+    const uint32_t *ar[MI]; /* rows past the valid mv / rw repeat row 0 and are not stored */                 \
+    for (int jj = 0; jj < R; jj++) br[jj] = b + (jj < rw ? jj : 0) * ldb;                                      \
+    for (int ii = 0; ii < MI; ii++) ar[ii] = ap + (ii < mv ? ii : 0) * kw;                                     \
+    BL_LANES(BL_DECL)                                                                                          \
+    for (long p = 0; p < k; p += 32) {                                                                         \
+      __m512bh xa[MI], bw[R];                                                                                  \
+      for (int ii = 0; ii < MI; ii++) xa[ii] = (__m512bh)_mm512_loadu_si512(ar[ii] + p / 2);                  \
+      for (int jj = 0; jj < R; jj++) bw[jj] = (__m512bh)pairs_of_row(br[jj] + p, k - p);                      \
+      BL_LANES(BL_DOT)                                                                                         \
+    }                                                                                                          \
+    __m512 s = _mm512_mul_ps(_mm512_set1_ps(alpha), sum16(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7,    \
+                                                           acc8, acc9, acc10, acc11, acc12, acc13, acc14,     \
+                                                           acc15));                                           \
+    for (int ii = 0; ii < mv; ii++) {                                                                          \
+      __mmask16 km = (__mmask16)(((1u << rw) - 1) << (ii * R));                                               \
+      float *cr = c + ii * ldc - ii * R; /* lane l of a row's vector lands on column l - ii*R */              \
+      if (beta == 0.0f) _mm512_mask_storeu_ps(cr, km, s);                                                      \
+      else _mm512_mask_storeu_ps(cr, km, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(km, cr), s)); \
+    }                                                                                                          \
+  }
+BF_SMALL_TILE(1)
+BF_SMALL_TILE(2)
+BF_SMALL_TILE(4)
+
+typedef struct {
+  long m, n, k, kw, ldb, ldc;
+  float alpha, beta;
+  const uint32_t *ap;
+  const float *B;
+  float *C;
+} bf_small_job;
+
+static void bf_small_blocks(void *vctx, long b0, long b1) {
+  const bf_small_job *j = vctx;
+  for (long blk = b0; blk < b1; blk++) {
+    long j0 = blk * 16, rows = NV_MIN(16L, j->n - j0);
+    for (long i = 0; i < j->m; i += 4) {
+      int mv = (int)NV_MIN(4L, j->m - i), mi = mv == 3 ? 4 : mv, R = 16 / mi;
+      for (long jj = 0; jj < rows; jj += R) {
+        int rw = (int)NV_MIN((long)R, rows - jj);
+        const uint32_t *a = j->ap + i * j->kw;
+        const float *b = j->B + (j0 + jj) * j->ldb;
+        float *c = j->C + i * j->ldc + j0 + jj;
+        if (mi == 4) bf_small_tile4(j->k, a, j->kw, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+        else if (mi == 2) bf_small_tile2(j->k, a, j->kw, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+        else bf_small_tile1(j->k, a, j->kw, mv, b, j->ldb, rw, c, j->ldc, j->alpha, j->beta);
+      }
+    }
+  }
+}
+
+/* A's rows as bf16 pairs (kw words a row, zero past k), then the dot products. */
+BF16_TARGET static void bf_small_m(long m, long n, long k, float alpha, const float *A, long lda, const float *B,
+                                   long ldb, float beta, float *C, long ldc, int parallel) {
+  const long kw = (k + 31) / 32 * 16;
+  uint32_t *ap = nv_scratch(NV_SCRATCH_PACK_A, (size_t)(m * kw) * 4 + 64);
+  for (long i = 0; i < m; i++)
+    for (long p = 0; p < kw; p += 16) _mm512_storeu_si512(ap + i * kw + p, pairs_of_row(A + i * lda + 2 * p, k - 2 * p));
+  bf_small_job j = {m, n, k, kw, ldb, ldc, alpha, beta, ap, B, C};
+  long blocks = (n + 15) / 16;
+  if (parallel && (double)m * n * k >= 1e5)
+    nv_parallel_for(blocks, NV_MAX(1L, (long)(16384 / (16.0 * m * k))), 1, bf_small_blocks, &j);
+  else bf_small_blocks(&j, 0, blocks);
+}
 #endif
 
 /* ---------------------------------------------------------------- driver */
@@ -345,6 +424,10 @@ int nv_gemm_bf16(int ta, int tb, long m, long n, long k, float alpha, const floa
   if (k <= 0 || alpha == 0.0f) {
     for (long i = 0; i < m; i++)
       for (long jj = 0; jj < n; jj++) C[i * ldc + jj] = beta == 0.0f ? 0.0f : beta * C[i * ldc + jj];
+    return 1;
+  }
+  if (!ta && tb && m <= BF_SMALL_M) {
+    bf_small_m(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
     return 1;
   }
   bf_job j = {.engine = engine, .ta = ta, .tb = tb, .mr = engine == NV_BF16_AMX ? AMX_MR : AVX_MR, .m = m, .n = n,

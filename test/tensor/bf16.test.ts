@@ -114,6 +114,10 @@ const CASES: Case[] = [
   [100, 65, 300, true, true],
   [50, 300, 31, false, true],
   [97, 257, 129, false, false],
+  // a few rows times Wᵀ (the decode path: no packing)
+  [1, 70, 100, false, true],
+  [3, 33, 513, false, true],
+  [8, 600, 96, false, true],
 ];
 
 /** op(X)[i, p] of a stored matrix. */
@@ -190,6 +194,7 @@ test('bf16 gemm: 1, 2 and 3 threads give bit-identical results', () => {
       for (const [m, n, k, transA, transB] of [
         [150, 300, 300, false, true],
         [257, 97, 513, true, false],
+        [5, 4096, 96, false, true],
       ] as const) {
         const a = rand(m * k);
         const b = rand(k * n);
