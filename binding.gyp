@@ -6,6 +6,7 @@
         "native/binding.c",
         "native/pool.c",
         "native/gemm.c",
+        "native/gemm_bf16.c",
         "native/elementwise.c",
         "native/norm.c",
         "native/activation.c",

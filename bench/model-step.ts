@@ -1,5 +1,5 @@
 // `npm run bench -- model-step [--presets mini,base,large] [--only train|generate] [--steps 3] [--rounds 2]
-//   [--profile] [--json]`
+//   [--precision fp32|bf16|both] [--profile] [--json]`
 // (--profile adds our time per kernel per step: where a step goes.)
 //
 // 1. One training step (forward + backward + AdamW, dropout 0.1 on) of mini, base and large at 224×224,
@@ -15,6 +15,10 @@
 // and it runs with 1 and 2 threads; its faster figure is the one compared. Ours likewise runs with 1 and
 // 2 threads (NANOVLM_THREADS) and keeps its faster figure. Targets: training step <= 0.8x PyTorch's time (speedup >= 1.25); generation
 // >= 2x PyTorch's tokens/s.
+// bf16 cases (--precision bf16 or both, the default): ours with --precision bf16 (src/tensor/precision.ts:
+// bf16 products, fp32 weights and optimizer) against the bf16-cast twin (weights, activations and AdamW
+// state all bf16: torch 1.13's CPU autocast fails on LayerNorm); same targets, and a bf16 training step
+// must also take at most half our own fp32 step's time ("vs_our_fp32" >= 2).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { presetConfig, type ModelConfig } from '../src/model/config.ts';
@@ -25,6 +29,7 @@ import type { Backend } from '../src/tensor/backend.ts';
 import { backend, setBackend } from '../src/tensor/backends/index.ts';
 import { Tensor, withStepScope } from '../src/tensor/tensor.ts';
 import { Rng } from '../src/util/rng.ts';
+import { setPrecision, precisionInfo } from '../src/tensor/precision.ts';
 import { pythonWithTorch, peerEnv, INSTALL_TORCH_HINT } from '../tools/reference/python.ts';
 
 const BATCH = 32;
@@ -34,11 +39,13 @@ const NEW_TOKENS = 32;
 const GEN_BATCHES = [1, 8];
 const TARGET_TRAIN = 1 / 0.8;
 const TARGET_GEN = 2;
+const TARGET_BF16_OVER_FP32 = 2;
 
 interface Case {
   mode: 'train' | 'generate';
   preset: string;
   batch: number;
+  precision: 'fp32' | 'bf16';
 }
 interface Figures {
   ms?: number;
@@ -149,6 +156,7 @@ if (workerAt >= 0) {
     profile?: boolean;
   };
   const table = profile ? profiledBackend() : null;
+  setPrecision(c.precision);
   const figures = await runCase(c, steps);
   const kernels =
     table &&
@@ -162,6 +170,7 @@ if (workerAt >= 0) {
       ...figures,
       threads: backend().threads,
       backend: backend().name,
+      precision: precisionInfo().note,
       ...(kernels && { kernels_per_step: kernels }),
     }),
   );
@@ -180,7 +189,11 @@ const profile = argv.includes('--profile');
 const log = (s: string) => !jsonOnly && console.log(s);
 const self = fileURLToPath(import.meta.url);
 
-type Ours = Figures & { backend: string; kernels_per_step?: Record<string, { ms: number; calls: number }> };
+type Ours = Figures & {
+  backend: string;
+  precision: string;
+  kernels_per_step?: Record<string, { ms: number; calls: number }>;
+};
 /** Our figures with 1 and 2 threads (NANOVLM_THREADS), the better kept: the same rule as the peer's. */
 function ours(c: Case): Ours {
   let best: Ours | null = null;
@@ -229,6 +242,8 @@ function peer(c: Case): Figures | null {
       String(PREFIX_LEN),
       '--new-tokens',
       String(NEW_TOKENS),
+      '--dtype',
+      c.precision === 'bf16' ? 'bfloat16' : 'float32',
     );
     const r = spawnSync(python, args, { encoding: 'utf8', env: peerEnv(threads), maxBuffer: 1 << 24 });
     if (r.status !== 0) throw new Error(`the PyTorch peer failed (${c.mode} ${c.preset}):\n${r.stderr}`);
@@ -240,12 +255,19 @@ function peer(c: Case): Figures | null {
 }
 
 const only = option('--only', 'all');
-const cases: Case[] = [
-  ...(only === 'generate' ? [] : presets.map((preset) => ({ mode: 'train' as const, preset, batch: BATCH }))),
+const precisionArg = option('--precision', 'both');
+if (!['fp32', 'bf16', 'both'].includes(precisionArg))
+  throw new Error('--precision must be fp32, bf16 or both');
+const precisions = (precisionArg === 'both' ? ['fp32', 'bf16'] : [precisionArg]) as Case['precision'][];
+const cases: Case[] = precisions.flatMap((precision) => [
+  ...(only === 'generate'
+    ? []
+    : presets.map((preset) => ({ mode: 'train' as const, preset, batch: BATCH, precision }))),
   ...(only === 'train'
     ? []
-    : GEN_BATCHES.map((batch) => ({ mode: 'generate' as const, preset: 'mini', batch }))),
-];
+    : GEN_BATCHES.map((batch) => ({ mode: 'generate' as const, preset: 'mini', batch, precision }))),
+]);
+const fp32TrainMs = new Map<string, number>(); // preset -> our fp32 step, for the bf16 cases' vs_our_fp32
 log(
   `model-step: ${steps} timed steps per case after a warm-up; ${python ? 'peer: PyTorch eager' : `no PyTorch (${INSTALL_TORCH_HINT})`}`,
 );
@@ -260,7 +282,7 @@ for (const c of cases) {
     o = better(c, o, ours(c));
     p = p && better(c, p, peer(c)!);
   }
-  const name = c.mode === 'train' ? `train ${c.preset} b${c.batch}` : `generate ${c.preset} b${c.batch}`;
+  const name = `${c.mode} ${c.preset} b${c.batch}${c.precision === 'bf16' ? ' bf16' : ''}`;
   if (o.kernels_per_step)
     log(
       `  our kernels per step (ms, calls): ${Object.entries(o.kernels_per_step)
@@ -272,17 +294,24 @@ for (const c of cases) {
     const ratio = p ? p.ms! / o.ms! : undefined;
     if (ratio) worst = Math.min(worst, ratio / TARGET_TRAIN);
     if (ratio) worstRaw = Math.min(worstRaw, ratio);
+    if (c.precision === 'fp32') fp32TrainMs.set(c.preset, o.ms!);
+    const ownFp32 = fp32TrainMs.get(c.preset);
+    const vsFp32 = c.precision === 'bf16' && ownFp32 ? ownFp32 / o.ms! : undefined;
+    if (vsFp32) worst = Math.min(worst, vsFp32 / TARGET_BF16_OVER_FP32);
     log(
       `${name.padEnd(22)} ours ${o.ms!.toFixed(0).padStart(6)} ms @${o.threads}t (RSS ${o.peak_rss_mb.toFixed(0)} MB)` +
         (p
           ? `   torch ${p.ms!.toFixed(0).padStart(6)} ms @${p.threads}t (RSS ${p.peak_rss_mb.toFixed(0)} MB)   torch/ours ${ratio!.toFixed(2)}`
-          : ''),
+          : '') +
+        (vsFp32 ? `   our fp32/bf16 ${vsFp32.toFixed(2)}` : ''),
     );
     results.push({
       case: name,
       ours_ms: round(o.ms!),
       ours_threads: o.threads,
       ours_rss_mb: round(o.peak_rss_mb),
+      ours_precision: o.precision,
+      ...(vsFp32 && { vs_our_fp32: round(vsFp32, 3), vs_our_fp32_target: TARGET_BF16_OVER_FP32 }),
       ...(p && {
         torch_ms: round(p.ms!),
         torch_threads: p.threads,
@@ -307,6 +336,7 @@ for (const c of cases) {
       ours_threads: o.threads,
       ours_ms_first_token: round(o.ms_first_token!, 1),
       ours_rss_mb: round(o.peak_rss_mb),
+      ours_precision: o.precision,
       ...(p && {
         torch_tokens_per_s: round(p.tokens_per_s!),
         torch_ms_first_token: round(p.ms_first_token!, 1),
@@ -331,7 +361,7 @@ console.log(
   JSON.stringify({
     bench: 'model-step',
     ...(Number.isFinite(worstRaw) ? { speedup: round(worstRaw, 3), meets_targets: worst >= 1 } : {}),
-    target: { train: TARGET_TRAIN, generate: TARGET_GEN },
+    target: { train: TARGET_TRAIN, generate: TARGET_GEN, bf16_train_vs_our_fp32: TARGET_BF16_OVER_FP32 },
     convention:
       'speedup = min over cases of the ratio; train ratio = torch_ms / ours_ms (target 1.25 = 0.8x time), generate ratio = ours_tokens_per_s / torch_tokens_per_s (target 2)',
     peer: python

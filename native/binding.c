@@ -1,5 +1,6 @@
-/* N-API binding: one function per Backend kernel, positional arguments in the order of
- * src/tensor/backend.ts, typed arrays used in place (no copies). Every argument is checked (type,
+/* N-API binding: one function per Backend kernel (the list is native/kernels.h), typed arrays used in place
+ * (no copies). Arguments are positional: a descriptor object of src/tensor/backend.ts (GemmDesc, ...) is
+ * spread into its fields by src/tensor/backends/native.ts, in the order each wrapper below reads them. Every argument is checked (type,
  * integer sizes, buffer lengths) so a caller bug gives a JS exception instead of memory corruption. */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -10,6 +11,7 @@
 #endif
 
 #include "common.h"
+#include "kernels.h"
 
 typedef struct {
   napi_env env;
@@ -151,8 +153,18 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   float *a = get_f32(&C, 6, "a", span(batch, sA, m * k));
   float *b = get_f32(&C, 7, "b", span(batch, sB, k * n));
   float *c = get_f32(&C, 9, "c", span(batch, sC, m * n));
+  int bf16 = C.argc > 14 ? get_bool(&C, 14, "bf16") : 0;
   END
-  nv_sgemm_batched(ta, tb, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC);
+  nv_sgemm_batched(ta, tb, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
+  return NULL;
+}
+
+static napi_value js_round_bf16(napi_env env, napi_callback_info info) {
+  BEGIN("roundBf16", 3)
+  int64_t n = get_int(&C, 2, "n", 0);
+  float *x = get_f32(&C, 0, "x", n), *y = get_f32(&C, 1, "y", n);
+  END
+  nv_round_bf16(x, y, n);
   return NULL;
 }
 
@@ -455,8 +467,9 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   float *w = get_f32(&C, 1, "weight", d.o * d.c * d.kh * d.kw);
   float *b = get_f32_opt(&C, 2, "bias", d.o);
   float *y = get_f32(&C, 3, "y", d.n * d.o * d.oh * d.ow);
+  int bf16 = C.argc > 13 ? get_bool(&C, 13, "bf16") : 0;
   END
-  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad);
+  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, bf16);
   return NULL;
 }
 
@@ -470,8 +483,10 @@ static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
   float *dw = get_f32_opt(&C, 4, "dweight", d.o * d.c * d.kh * d.kw);
   float *db = get_f32_opt(&C, 5, "dbias", d.o);
   int accumulate_dx = get_bool(&C, 15, "accumulateDx");
+  int bf16 = C.argc > 16 ? get_bool(&C, 16, "bf16") : 0;
   END
-  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx);
+  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx,
+                     bf16);
   return NULL;
 }
 
@@ -562,6 +577,41 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   return js_isa(env, info);
 }
 
+static const char *BF16_NAMES[] = {"off", "avx512bf16", "amx"};
+
+static napi_value str(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+static napi_value js_bf16(napi_env env, napi_callback_info info) {
+  (void)info;
+  return str(env, BF16_NAMES[nv_bf16()]);
+}
+static napi_value js_supported_bf16(napi_env env, napi_callback_info info) {
+  (void)info;
+  return str(env, BF16_NAMES[nv_bf16_supported()]);
+}
+/* Selects the bf16 engine ("off", "avx512bf16", "amx"); the one in use is clamped to the CPU. */
+static napi_value js_set_bf16(napi_env env, napi_callback_info info) {
+  BEGIN("setBf16", 1)
+  char name[16] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, C.argv[0], name, sizeof name, &len) != napi_ok) {
+    fail(&C, "T", "engine must be a string%s%s", "", "");
+    return NULL;
+  }
+  int e = -1;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, BF16_NAMES[i]) == 0) e = i;
+  if (e < 0) {
+    fail(&C, "R", "unknown bf16 engine \"%s\" (off, avx512bf16, amx)%s", name, "");
+    return NULL;
+  }
+  nv_set_bf16(e);
+  return js_bf16(env, info);
+}
+
 /* A training step allocates ~100 MB of fresh tensors (V8 backs them with calloc). By default glibc hands
  * every buffer above 128 KB-32 MB its own mmap and unmaps it on free, so each step pays ~30K page faults
  * (the kernel zeroing pages one at a time). Keeping such buffers in the heap and not trimming it lets
@@ -583,44 +633,37 @@ static napi_value init(napi_env env, napi_value exports) {
     const char *name;
     napi_callback fn;
   } fns[] = {
-      {"gemm", js_gemm},
-      {"addBias", js_add_bias},
-      {"sumRows", js_sum_rows},
-      {"add", js_add},
-      {"mul", js_mul},
-      {"scale", js_scale},
-      {"axpy", js_axpy},
-      {"layerNorm", js_layer_norm},
-      {"layerNormBackward", js_layer_norm_backward},
-      {"gelu", js_gelu},
-      {"geluBackward", js_gelu_backward},
-      {"relu", js_relu},
-      {"reluBackward", js_relu_backward},
-      {"softmax", js_softmax},
-      {"softmaxBackward", js_softmax_backward},
-      {"crossEntropy", js_cross_entropy},
-      {"crossEntropyBackward", js_cross_entropy_backward},
-      {"attention", js_attention},
-      {"attentionBackward", js_attention_backward},
-      {"embedding", js_embedding},
-      {"embeddingBackward", js_embedding_backward},
-      {"conv2d", js_conv2d},
-      {"conv2dBackward", js_conv2d_backward},
-      {"dropout", js_dropout},
-      {"sum", js_sum},
-      {"sumSquares", js_sum_squares},
-      {"adamw", js_adamw},
+#define NV_EXPORT(name, fn) {#name, fn},
+      NV_KERNELS(NV_EXPORT)
+#undef NV_EXPORT
       {"threads", js_threads},
       {"setThreads", js_set_threads},
       {"isa", js_isa},
       {"supportedIsa", js_supported_isa},
       {"setIsa", js_set_isa},
+      {"bf16", js_bf16},
+      {"supportedBf16", js_supported_bf16},
+      {"setBf16", js_set_bf16},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  /* kernels: the registry's names, in order (the TypeScript backend is built from them) */
+  static const char *kernel_names[] = {
+#define NV_NAME(name, fn) #name,
+      NV_KERNELS(NV_NAME)
+#undef NV_NAME
+  };
+  napi_value names;
+  napi_create_array_with_length(env, sizeof kernel_names / sizeof kernel_names[0], &names);
+  for (size_t i = 0; i < sizeof kernel_names / sizeof kernel_names[0]; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, kernel_names[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, names, (uint32_t)i, s);
+  }
+  napi_set_named_property(env, exports, "kernels", names);
   return exports;
 }
 

@@ -66,9 +66,24 @@ long nv_packb_floats(long K, long N);
 void nv_packb(int transB, long K, long N, const float *B, long ldb, float *dst);
 void nv_sgemm_packb(int transA, long m, long n, long k0, long k1, float alpha, const float *A, long lda,
                     const float *bp, long K, long N, float beta, float *C, long ldc);
+/* One product in bf16 (inputs rounded, when a bf16 engine is in use: nv_bf16) or else fp32. */
+void nv_gemm(int bf16, int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
+             const float *B, long ldb, float beta, float *C, long ldc, int parallel);
+/* bf16: inputs rounded to bf16 when a bf16 engine is in use (nv_bf16), else an fp32 product. */
 void nv_sgemm_batched(int transA, int transB, long m, long n, long k, float alpha, const float *A,
                       const float *B, float beta, float *C, long batch, long strideA, long strideB,
-                      long strideC);
+                      long strideC, int bf16);
+
+/* ---- bf16 products (gemm_bf16.c) ---- A and B rounded to bf16 (nv_bf16_round), sums in fp32.
+ * nv_gemm_bf16 returns 0 (and computes nothing) when no bf16 engine is in use: the caller runs fp32. */
+enum { NV_BF16_OFF = 0, NV_BF16_AVX512 = 1, NV_BF16_AMX = 2 };
+int nv_bf16(void);
+int nv_bf16_supported(void);
+void nv_set_bf16(int engine); /* clamped to what the CPU supports when used */
+int nv_gemm_bf16(int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
+                 const float *B, long ldb, float beta, float *C, long ldc, int parallel);
+/* y[i] = x[i] rounded to bf16 (and back to float) */
+void nv_round_bf16(const float *x, float *y, long n);
 
 /* ---- math helpers ---- */
 static inline float nv_bits_to_float(uint32_t u) {
@@ -111,6 +126,15 @@ static inline float nv_expf(float x) {
   y = x > hi ? INFINITY : y;
   y = x < lo ? 0.0f : y;
   return x != x ? x : y;
+}
+
+/* fp32 -> bf16 bits as VCVTNEPS2BF16 rounds: to nearest even; zero and subnormals to a signed zero; NaN
+ * quieted. Mirrored by roundBf16 in src/tensor/backends/ts.ts. */
+static inline uint16_t nv_bf16_round(float f) {
+  uint32_t u = nv_float_to_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 /* Mirrors hash32 in src/util/rng.ts (murmur3's finaliser over a golden-ratio stride). */
@@ -163,14 +187,15 @@ void nv_attention(const float *q, const float *k, const float *v, float *out, fl
 void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
                            const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
 /* conv.c */
-/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. */
+/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. bf16: the
+ * products round x and w to bf16 (fp32 sums; the bias added in fp32) when a bf16 engine is in use. */
 void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
-               long kh, long kw, long stride, long pad);
+               long kh, long kw, long stride, long pad, int bf16);
 /* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]; dx is overwritten instead
  * when !accumulate_dx. */
 void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
                         long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
-                        int accumulate_dx);
+                        int accumulate_dx, int bf16);
 /* optim.c */
 void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
               float eps, float weight_decay, long step);

@@ -38,11 +38,12 @@ typedef struct {
   long hp, wp, ws, fast, pitch, plane_floats; /* phase planes; pitch: floats per output row */
   long tile_images, tile_rows, tile_width;    /* tile_width: the widest tile's pixels */
   int transposed, dots; /* dots: weight gradient by nt_dots instead of a GEMM */
+  int bf16;             /* products in bf16 (no bias row: the bias is added, and summed, in fp32) */
   int accumulate_dx;
   long group, groups;
 } fused_ctx;
 
-/* Runs of ow floats, the inner loop of every unfold and fold: the stem's widths (8, 16) get fixed-size
+/* Runs of ow floats, the inner loop of every unfold and fold: widths 8 and 16 (small images) get fixed-size
  * loops the compiler turns into one or two vector moves. */
 static inline void copy_run(float *restrict o, const float *restrict s, long n) {
   if (n == 8)
@@ -180,7 +181,8 @@ NV_CLONES static void transpose_block(const float *t, long ldt, float *y, long l
  * C[i, j] (+)= Σ_img Σ_{p<k} A[img*sa + i*lda + p] · B[img*sb + j*ldb + p] for i < m, j < n: both operands
  * run along p, so instead of transposing them into GEMM panels each 4×4 block of C keeps 16 vector sums
  * over all the images and reduces them once. Edge blocks repeat the last row (results dropped). Pays off
- * when the reduction is long and C small (the stem's first conv: k = 2048 per tile, C 32 × 28). */
+ * when the reduction is long and C small (e.g. k = 2048 per tile, C 32 × 28: a first conv over many small
+ * images). */
 #define DOTS_BODY(V, L)                                                                                        \
   for (long i0 = 0; i0 < m; i0 += 4)                                                                           \
     for (long j0 = 0; j0 < n; j0 += 4) {                                                                      \
@@ -289,8 +291,8 @@ static void forward_images(void *vctx, long i0, long i1) {
         transpose_block(t.dyt + (img - a) * tp * f->o, f->o, f->y + img * f->o * P + oy0 * ow, P, tp, f->o);
     } else { /* y[img][:, band] = [W | b] · [cols; 1] */
       for (long img = a; img < b; img++)
-        nv_sgemm(0, 0, f->o, tp, f->ckk1, 1.0f, f->wb, f->ckk1, t.cols + (img - a) * tp, width, 0.0f,
-                 f->y + img * f->o * P + oy0 * ow, P, 0);
+        nv_gemm(f->bf16, 0, 0, f->o, tp, f->ckk1, 1.0f, f->wb, f->ckk1, t.cols + (img - a) * tp, width, 0.0f,
+                f->y + img * f->o * P + oy0 * ow, P, 0);
     }
   }
 }
@@ -323,11 +325,12 @@ static void backward_groups(void *vctx, long q0, long q1) {
       }
       if (part && !f->dots) { /* [dW | db]ᵀ += [cols; 1] · dYᵀ (C*kh*kw + 1 rows tile better than O) */
         tile_columns(f, &t, a, b, oy0, oy1, width);
-        nv_sgemm(0, 1, f->ckk1, f->o, width, 1.0f, t.cols, width, dy, ld, first ? 0.0f : 1.0f, part, f->o, 0);
+        nv_gemm(f->bf16, 0, 1, f->ckk1, f->o, width, 1.0f, t.cols, width, dy, ld, first ? 0.0f : 1.0f, part, f->o,
+                0);
         first = 0;
       }
       if (f->dx) { /* dcols = Wᵀ · dY, folded back onto each image */
-        nv_sgemm(1, 0, f->ckk, width, f->o, 1.0f, f->w, f->ckk, dy, ld, 0.0f, t.dcols, width, 0);
+        nv_gemm(f->bf16, 1, 0, f->ckk, width, f->o, 1.0f, f->w, f->ckk, dy, ld, 0.0f, t.dcols, width, 0);
         for (long img = a; img < b; img++) {
           if (oy0 == 0) memset(t.dplanes, 0, (size_t)f->plane_floats * sizeof(float));
           fold(f, t.dcols + (img - a) * tp, width, t.dplanes, oy0, oy1);
@@ -363,8 +366,9 @@ static void reduce_partials(void *vctx, long r0, long r1) {
 
 /* Geometry, tiling and the tables every tile reads, in the calling thread's WORK2 scratch. */
 static fused_ctx fused_setup(const float *x, const float *w, const float *b, long n, long c, long h, long wd,
-                             long o, long kh, long kw, long stride, long pad, int with_bias, int forward) {
-  fused_ctx f = {.x = x, .w = w, .o = o};
+                             long o, long kh, long kw, long stride, long pad, int with_bias, int forward,
+                             int bf16) {
+  fused_ctx f = {.x = x, .w = w, .o = o, .bf16 = bf16};
   f.g = make_ctx(n, c, h, wd, kh, kw, stride, pad);
   const long s = stride, oh = f.g.oh, ow = f.g.ow;
   f.ckk = c * kh * kw;
@@ -389,10 +393,10 @@ static fused_ctx fused_setup(const float *x, const float *w, const float *b, lon
   f.tile_width = f.tile_images * f.tile_rows * ow;
   /* The transposed forward packs [W | b]ᵀ once instead of W for every image: worth it when the weights
    * are larger than a tile's image outputs. */
-  f.transposed = forward && f.ckk1 > f.tile_rows * ow;
+  f.transposed = forward && f.ckk1 > f.tile_rows * ow && !bf16;
   /* Dot products beat packing both operands of the weight gradient when the tile's reduction is long and
    * the gradient small. */
-  f.dots = f.tile_width >= 1024 && o * f.ckk1 <= 4096;
+  f.dots = f.tile_width >= 1024 && o * f.ckk1 <= 4096 && !bf16;
 
   size_t floats = (size_t)(o * f.ckk1 + (f.transposed ? nv_packb_floats(f.ckk1, o) : 0) + 16);
   size_t longs = (size_t)(f.ckk + 2 * s);
@@ -427,23 +431,71 @@ static fused_ctx fused_setup(const float *x, const float *w, const float *b, lon
   return f;
 }
 
+typedef struct {
+  float *y;
+  const float *b;
+  long o, pixels;
+} bias_ctx;
+
+/* bf16 forward: y[img, oc, :] += b[oc] for images [i0, i1). */
+static void add_bias_images(void *vctx, long i0, long i1) {
+  const bias_ctx *c = vctx;
+  for (long img = i0; img < i1; img++)
+    for (long oc = 0; oc < c->o; oc++) {
+      float *row = c->y + (img * c->o + oc) * c->pixels, bv = c->b[oc];
+      for (long p = 0; p < c->pixels; p++) row[p] += bv;
+    }
+}
+
 void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
-               long kh, long kw, long stride, long pad) {
+               long kh, long kw, long stride, long pad, int bf16) {
   if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
-  fused_ctx f = fused_setup(x, w, b, n, c, h, wd, o, kh, kw, stride, pad, b != NULL, 1);
+  bf16 = bf16 && nv_bf16() != NV_BF16_OFF;
+  fused_ctx f = fused_setup(x, w, b, n, c, h, wd, o, kh, kw, stride, pad, b != NULL && !bf16, 1, bf16);
   f.y = y;
   double flops = 2.0 * o * f.ckk1 * f.pixels + 1.0;
   long grain = NV_MAX(f.tile_images, (long)(4e5 / flops) / f.tile_images * f.tile_images);
   nv_parallel_for(n, grain, f.tile_images, forward_images, &f);
+  if (bf16 && b) {
+    bias_ctx bc = {y, b, o, f.pixels};
+    nv_parallel_for(n, NV_MAX(1L, 65536 / (o * f.pixels + 1)), 1, add_bias_images, &bc);
+  }
+}
+
+typedef struct {
+  const float *dy;
+  float *db;
+  long n, o, pixels;
+} bias_grad_ctx;
+
+/* bf16 backward: db[oc] += Σ_img Σ_p dy[img, oc, p] for channels [o0, o1), images in order (in double). */
+static void bias_grad_channels(void *vctx, long o0, long o1) {
+  const bias_grad_ctx *c = vctx;
+  for (long oc = o0; oc < o1; oc++) {
+    double s = 0;
+    for (long img = 0; img < c->n; img++) {
+      const float *row = c->dy + (img * c->o + oc) * c->pixels;
+      for (long p = 0; p < c->pixels; p++) s += row[p];
+    }
+    c->db[oc] += (float)s;
+  }
 }
 
 void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
                         long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
-                        int accumulate_dx) {
+                        int accumulate_dx, int bf16) {
   if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
   if (c == 0) dx = dw = NULL;
   if (!dx && !dw && !db) return;
-  fused_ctx f = fused_setup(x, w, NULL, n, c, h, wd, o, kh, kw, stride, pad, db != NULL, 0);
+  bf16 = bf16 && nv_bf16() != NV_BF16_OFF;
+  if (bf16 && db) { /* the bias gradient in fp32, from dy as it is (the GEMMs see no ones row) */
+    long pixels = ((h + 2 * pad - kh) / stride + 1) * ((wd + 2 * pad - kw) / stride + 1);
+    bias_grad_ctx bc = {dy, db, n, o, pixels};
+    nv_parallel_for(o, 1, 1, bias_grad_channels, &bc);
+    db = NULL;
+    if (!dx && !dw) return;
+  }
+  fused_ctx f = fused_setup(x, w, NULL, n, c, h, wd, o, kh, kw, stride, pad, db != NULL, 0, bf16);
   f.dy = dy;
   f.dx = dx;
   f.accumulate_dx = accumulate_dx;

@@ -17,6 +17,7 @@
 #include "common.h"
 #if NV_X86
 #include <immintrin.h>
+#include "transpose.h"
 #endif
 
 typedef void (*ukernel_fn)(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
@@ -252,8 +253,15 @@ int nv_isa_supported(void) {
   return g_isa_supported;
 }
 
+/* NANOVLM_ISA=generic|avx2|avx512 caps the micro-kernel (tests of the fallbacks on a capable CPU). */
 int nv_isa(void) {
-  if (g_isa < 0) g_isa = nv_isa_supported();
+  if (g_isa < 0) {
+    const char *s = getenv("NANOVLM_ISA");
+    int want = NV_ISA_AVX512;
+    if (s && strcmp(s, "avx2") == 0) want = NV_ISA_AVX2;
+    else if (s && strcmp(s, "generic") == 0) want = NV_ISA_GENERIC;
+    nv_set_isa(want);
+  }
   return g_isa;
 }
 
@@ -290,33 +298,6 @@ NV_CLONES static void pack_n(float *restrict dst, const float *restrict src, lon
 }
 
 #if NV_X86
-/* In-register transpose of 16 rows of 16 floats: on return r[c] holds column c. */
-__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) { /* r[4i+j], lane L: rows 4i..4i+3 of column 4L+j */
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int j = 0; j < 4; j++) {
-    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
-    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
-  }
-  for (int j = 0; j < 4; j++) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
-    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xdd);
-  }
-}
-
 /* pack_t for full panels of 12 or 32 rows with AVX-512, 16 columns of the source at a time.
  * Returns how many columns (a multiple of 16) it packed; the caller finishes the rest. */
 __attribute__((target("avx512f"))) static long pack_t_avx512(float *restrict dst, const float *restrict src,
@@ -638,20 +619,6 @@ static void choose_units(gemm_job *j, int T) {
 #define SMALL_M 8
 #if NV_X86
 #define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
-/* v0..v15 → one vector whose lane i is the sum of vi's lanes (transpose-and-add: 15 adds, 30 shuffles). */
-#define PAIR(x, y) _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y))
-#define QUAD(x, y) _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x44), _mm512_shuffle_ps(x, y, 0xee))
-AVX512_TARGET __attribute__((always_inline)) static inline __m512 sum16(
-    __m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5, __m512 v6, __m512 v7, __m512 v8,
-    __m512 v9, __m512 v10, __m512 v11, __m512 v12, __m512 v13, __m512 v14, __m512 v15) {
-  /* u_i's 128-bit lane L holds lane L's sums of v[4i..4i+3] */
-  __m512 u0 = QUAD(PAIR(v0, v1), PAIR(v2, v3)), u1 = QUAD(PAIR(v4, v5), PAIR(v6, v7));
-  __m512 u2 = QUAD(PAIR(v8, v9), PAIR(v10, v11)), u3 = QUAD(PAIR(v12, v13), PAIR(v14, v15));
-  __m512 y01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, 0x44), _mm512_shuffle_f32x4(u0, u1, 0xee));
-  __m512 y23 = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, 0x44), _mm512_shuffle_f32x4(u2, u3, 0xee));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(y01, y23, 0x88), _mm512_shuffle_f32x4(y01, y23, 0xdd));
-}
-
 /* MI rows of A × rw (<= R = 16/MI) rows of B. Accumulator l holds A row l/R · B row l%R; named variables,
  * not an array, so that they stay in registers through the final sum. */
 #define LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
@@ -828,28 +795,35 @@ typedef struct {
   const float *A, *B;
   float *C;
   long sA, sB, sC;
+  int bf16;
 } batch_job;
+
+void nv_gemm(int bf16, int ta, int tb, long m, long n, long k, float alpha, const float *A, long lda,
+                     const float *B, long ldb, float beta, float *C, long ldc, int parallel) {
+  if (bf16 && nv_gemm_bf16(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel)) return;
+  nv_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
+}
 
 static void batch_range(void *vctx, long b0, long b1) {
   const batch_job *j = vctx;
   long lda = j->ta ? j->m : j->k, ldb = j->tb ? j->k : j->n;
   for (long i = b0; i < b1; i++)
-    nv_sgemm(j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb, j->beta,
-             j->C + i * j->sC, j->n, 0);
+    nv_gemm(j->bf16, j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->A + i * j->sA, lda, j->B + i * j->sB, ldb,
+             j->beta, j->C + i * j->sC, j->n, 0);
 }
 
 void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const float *A, const float *B,
-                      float beta, float *C, long batch, long sA, long sB, long sC) {
+                      float beta, float *C, long batch, long sA, long sB, long sC, int bf16) {
   if (batch <= 0) return;
   long lda = ta ? m : k, ldb = tb ? k : n;
   /* Small independent items run one per thread; overlapping outputs (sC < m*n) stay in order. */
   int independent = sC >= m * n;
   double flops = 2.0 * m * n * k;
   if (batch > 1 && independent && flops < 4e6 && nv_threads() > 1) {
-    batch_job j = {ta, tb, m, n, k, alpha, beta, A, B, C, sA, sB, sC};
+    batch_job j = {ta, tb, m, n, k, alpha, beta, A, B, C, sA, sB, sC, bf16};
     nv_parallel_for(batch, 1, 1, batch_range, &j);
     return;
   }
   for (long i = 0; i < batch; i++)
-    nv_sgemm(ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
+    nv_gemm(bf16, ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
 }

@@ -32,6 +32,7 @@ export {
 } from './model/index.ts';
 export { Tensor, noGrad, backward } from './tensor/tensor.ts';
 export { backend, setBackend, withBackend } from './tensor/backends/index.ts';
+export { setPrecision, precisionInfo, type PrecisionChoice, type PrecisionInfo } from './tensor/precision.ts';
 export { Tokenizer, trainTokenizer } from './tokenizer/index.ts';
 export { loadImage, type RawImage, type ImageInput } from './data/image.ts';
 export { UserError } from './util/errors.ts';

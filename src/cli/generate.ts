@@ -1,6 +1,7 @@
 import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel, type Description } from '../model/pipeline.ts';
 import { UserError } from '../util/errors.ts';
+import { applyPrecision, precisionOption } from './precision.ts';
 
 const options = {
   model: {
@@ -20,6 +21,7 @@ const options = {
   'top-p': { type: 'number', help: 'sample from the smallest set reaching this probability (1 = all)' },
   'repetition-penalty': { type: 'number', help: 'penalise tokens already written (1 = off)' },
   seed: { type: 'integer', help: 'seed for sampling (same seed, same text)' },
+  precision: precisionOption,
   json: { type: 'boolean', help: 'print one JSON object per image, one per line' },
 } as const satisfies Schema;
 
@@ -34,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(argv, spec, true);
   if (!args) return 0;
   const o = args.options;
+  applyPrecision(o.precision);
   const images = [...o.image, ...args.positionals];
   if (images.length === 0) throw new UserError('nanovlm generate: give at least one --image FILE', 2);
   if (o.temperature !== undefined && o.temperature < 0) throw new UserError('--temperature must be >= 0', 2);

@@ -12,6 +12,7 @@ import {
 } from '../model/config.ts';
 import { readJson } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
+import { precisionInfo, withPrecision } from '../tensor/precision.ts';
 
 const options = {
   model: { type: 'string', help: 'a preset name, a model folder, or a config.json', default: 'mini' },
@@ -59,6 +60,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new UserError(`--text-len must be between 2 and max_text_len (${config.max_text_len})`, 2);
   const flops = countFlops(config, textLen);
   const share = (n: number) => Math.round((1000 * n) / params.total) / 10;
+  // What --precision auto picks on this machine (and the bf16 engine, if any).
+  const auto = withPrecision('auto', precisionInfo);
   const shares = {
     vision: share(params.vision),
     connector: share(params.connector),
@@ -74,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
         forward_flops: flops.forward,
         text_len: textLen,
         image_tokens: config.image_tokens,
+        precision_auto: auto.precision,
+        bf16_engine: auto.engine,
       }),
     );
     return 0;
@@ -93,5 +98,6 @@ export async function run(argv: string[]): Promise<number> {
     `FLOPs per training sample (forward + backward, ${textLen} text tokens, image tokens: ${config.image_tokens}): ` +
       `${(flops.trainingPerSample / 1e9).toFixed(2)} GFLOP`,
   );
+  console.log(`matrix products with --precision auto on this machine: ${auto.note}`);
   return 0;
 }

@@ -3,6 +3,7 @@ import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
 import { isLoopbackHost, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
 import { UserError } from '../util/errors.ts';
+import { applyPrecision, precisionOption } from './precision.ts';
 
 /** Environment variable holding the key, so it stays out of the process list and shell history. */
 const API_KEY_ENV = 'NANOVLM_API_KEY';
@@ -45,6 +46,7 @@ const options = {
     help: 'most connections open at once (more are closed at once)',
     default: SERVE_DEFAULTS.maxConnections,
   },
+  precision: precisionOption,
 } as const satisfies Schema;
 
 const spec: CommandSpec<typeof options> = {
@@ -53,7 +55,7 @@ const spec: CommandSpec<typeof options> = {
     'HTTP API and web page for a model: POST /v1/describe, POST /v1/chat/completions (OpenAI-compatible), ' +
     'GET /v1/models, /health, /metrics, and the page at /. Stops cleanly on Ctrl-C or SIGTERM.',
   usage:
-    'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10] [--api-key KEY] [--allow-origin URL ...]',
+    'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10] [--api-key KEY] [--allow-origin URL ...] [--precision fp32|bf16|auto]',
   options,
 };
 
@@ -79,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       );
   }
 
+  applyPrecision(o.precision);
   // Uploads are never the same picture twice: libvips' operation cache would only hold memory.
   sharp.cache(false);
   const vlm = await loadModel(o.model);

@@ -13,6 +13,8 @@ import {
 import { listCheckpoints } from '../train/checkpoint.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
 import { prepareTorchRun, torchrunCommand, trainWithTorch } from '../train/torch-engine.ts';
+import { precisionInfo } from '../tensor/precision.ts';
+import { applyPrecision, precisionOption } from './precision.ts';
 
 const options = {
   model: { type: 'string', help: 'model preset', choices: ['tiny', 'mini', 'base', 'large'] },
@@ -38,6 +40,7 @@ const options = {
   minutes: { type: 'number', help: 'time budget: stop and checkpoint when reached' },
   'batch-size': { type: 'integer', help: `samples per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
   lr: { type: 'number', help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
+  precision: precisionOption,
   json: { type: 'boolean', help: 'print the summary as one JSON object (no progress output)' },
   engine: {
     type: 'string',
@@ -102,7 +105,7 @@ export function printSummary(
   write(`image gain     ${f(s.valImageGain)} nats per token`);
   write(`best val loss  ${f(s.bestValLoss)} at step ${s.bestStep ?? '-'}`);
   write(
-    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s)), ${formatDuration(s.seconds)}`,
+    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}), ${formatDuration(s.seconds)}`,
   );
   write(`peak RSS       ${s.peakRssMB.toFixed(0)} MB`);
   write(`checkpoint     ${s.checkpoint}`);
@@ -135,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
     nproc: o.nproc ?? 1,
     device: (o.device ?? 'cpu') as 'cpu' | 'cuda',
   };
+  applyPrecision(o.precision, o.json);
   let summary: TrainSummary;
   if (o.resume) {
     if (o.model || o.config)
@@ -184,6 +188,7 @@ export async function run(argv: string[]): Promise<number> {
       console.log,
       `nanovlm train --engine torch --nproc ${engine.nproc} --resume ${summary.runDir}`,
     );
+  if (o.json) console.log(JSON.stringify({ ...summary, precision: precisionInfo().note }));
   else printSummary(summary);
   return summary.stoppedBy === 'signal' ? 130 : 0;
 }

@@ -61,7 +61,7 @@ function standardRows(p: LinearProbe, x: Features, idx: ArrayLike<number>, z: Fl
 
 /** logits [rows, out] = z · w + b, on the tensor backend's GEMM (the native kernels when built). */
 function logitsOf(p: LinearProbe, z: Float32Array, rows: number, out: Float32Array): void {
-  backend().gemm(false, false, rows, p.out, p.dim, 1, z, p.w, 0, out, 1, 0, 0, 0);
+  backend().gemm({ m: rows, n: p.out, k: p.dim }, z, p.w, out);
   backend().addBias(out, p.b, rows, p.out);
 }
 
@@ -133,7 +133,7 @@ function fit(
         );
       }
       // Mean gradient over the batch: w gets zᵀ · dl / B, b the column means of dl.
-      backend().gemm(true, false, D, out, B, 1 / B, z, dl, 0, g[0]!, 1, 0, 0, 0);
+      backend().gemm({ m: D, n: out, k: B, transA: true, alpha: 1 / B }, z, dl, g[0]!);
       g[1]!.fill(0);
       for (let r = 0; r < B; r++) for (let k = 0; k < out; k++) g[1]![k]! += dl[r * out + k]! / B;
       t++;

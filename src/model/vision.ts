@@ -5,7 +5,7 @@
  *   -> prepend [CLS] -> + learned positions -> dropout -> pre-LN blocks (bidirectional) -> LayerNorm
  */
 import { Block, Conv2d, Dropout, LayerNorm, Linear, Module, ModuleList, Parameter } from '../nn/index.ts';
-import { add, concat, conv2dPair, expand, patchify, relu, reshape } from '../tensor/ops/index.ts';
+import { add, concat, chainedConv2d, expand, patchify, relu, reshape } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { numPatches, patchConvSide, patchFeatures, visionTokens, type ModelConfig } from './config.ts';
 
@@ -44,7 +44,7 @@ export class PatchEmbedding extends Module {
       return patchify(maps, patchConvSide(this.config));
     }
     // conv2(conv1(patches)) a chunk of patches at a time: the 32-channel maps never go to memory whole.
-    return conv2dPair(patchify(images, p), this.conv1, this.conv2);
+    return chainedConv2d(patchify(images, p), this.conv1, this.conv2);
   }
 }
 

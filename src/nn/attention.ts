@@ -70,22 +70,24 @@ export class MultiHeadAttention extends Module {
     const probs = scratch.get('probs', B * this.heads * T * tk);
     const hd = C / this.heads;
     backend().attention(
+      {
+        batch: B,
+        heads: this.heads,
+        tq: T,
+        tk,
+        headDim: hd,
+        qStride: 3 * C,
+        kvStride: C,
+        kvBatchStride: span,
+        outStride: C,
+        causal: this.causal,
+        keyMask: mask,
+      },
       qkv,
       kc,
       vc,
       att,
       probs,
-      B,
-      this.heads,
-      T,
-      tk,
-      hd,
-      3 * C,
-      C,
-      span,
-      C,
-      this.causal,
-      mask,
     );
     this.proj.applyInto(att, x, rows, true);
   }

@@ -1,5 +1,6 @@
 import type { F } from '../tensor/backend.ts';
 import { backend } from '../tensor/backends/index.ts';
+import { productsInBf16 } from '../tensor/precision.ts';
 import { linear } from '../tensor/ops/index.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Rng } from '../util/rng.ts';
@@ -53,7 +54,8 @@ export function linearInto(
   if (b && accumulate) addRows(out, b, rows);
   else if (b) for (let r = 0; r < rows; r++) out.set(b, r * outF);
   const beta = b || accumulate ? 1 : 0;
-  backend().gemm(false, true, rows, outF, inF, 1, x, weight.f, beta, out, 1, 0, 0, 0);
+  // --precision: the same products as the linear op (a decode step's few rows: bf16 dot products)
+  backend().gemm({ m: rows, n: outF, k: inF, transB: true, beta, bf16: productsInBf16() }, x, weight.f, out);
 }
 
 /** Every row of x += bias (plain loops for the few rows of a decode step; the kernel for a prefill). */

@@ -10,7 +10,7 @@ import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { Tensor, backward as backprop } from '../../src/tensor/tensor.ts';
 import { withBackend } from '../../src/tensor/backends/index.ts';
-import { conv2d, conv2dPair, convPairLimits } from '../../src/tensor/ops/conv.ts';
+import { conv2d, chainedConv2d, chainedConvLimits } from '../../src/tensor/ops/conv.ts';
 
 const addon = loadNativeAddon();
 const nb = loadNativeBackend();
@@ -79,9 +79,10 @@ function inputs([n, c, h, w, o, kh, kw, s, p]: Dims): Inputs {
 }
 
 type Be = typeof nb;
+const desc = ([n, c, h, w, o, kh, kw, stride, pad]: Dims) => ({ n, c, h, w, o, kh, kw, stride, pad });
 const forward = (be: Be, d: Dims, v: Inputs, bias: boolean) => {
   const y = new Float32Array(v.ySize).fill(NaN);
-  be.conv2d(v.x, v.w, bias ? v.b : null, y, ...d);
+  be.conv2d(desc(d), v.x, v.w, bias ? v.b : null, y);
   return y;
 };
 /** Which gradients to ask for: dx, dw, db. */
@@ -89,7 +90,16 @@ type Wanted = [boolean, boolean, boolean];
 /** The gradients after one backward call; `overwrite` poisons dx first and asks for it to be written. */
 const backward = (be: Be, d: Dims, v: Inputs, [gx, gw, gb]: Wanted, overwrite = false) => {
   const g = { dx: overwrite ? v.dx.map(() => NaN) : v.dx.slice(), dw: v.dw.slice(), db: v.db.slice() };
-  be.conv2dBackward(v.x, v.w, v.dy, gx ? g.dx : null, gw ? g.dw : null, gb ? g.db : null, ...d, !overwrite);
+  be.conv2dBackward(
+    desc(d),
+    v.x,
+    v.w,
+    v.dy,
+    gx ? g.dx : null,
+    gw ? g.dw : null,
+    gb ? g.db : null,
+    !overwrite,
+  );
   return g;
 };
 
@@ -168,21 +178,47 @@ test('conv2d kernels check their buffers and sizes', () => {
   const x = new Float32Array(2 * 3 * 4 * 4);
   const w = new Float32Array(5 * 3 * 3 * 3);
   const y = new Float32Array(2 * 5 * 4 * 4);
-  assert.throws(() => nb.conv2d(x, w, null, y.subarray(1), 2, 3, 4, 4, 5, 3, 3, 1, 1), /y has/);
-  assert.throws(() => nb.conv2d(x, w, new Float32Array(4), y, 2, 3, 4, 4, 5, 3, 3, 1, 1), /bias has/);
-  assert.throws(() => nb.conv2d(x, w, null, y, 2, 3, 4, 4, 5, 3, 3, 0, 1), /stride must be an integer >= 1/);
   assert.throws(
     () =>
-      nb.conv2dBackward(x, w, y, new Float64Array(96) as never, null, null, 2, 3, 4, 4, 5, 3, 3, 1, 1, true),
+      nb.conv2d({ n: 2, c: 3, h: 4, w: 4, o: 5, kh: 3, kw: 3, stride: 1, pad: 1 }, x, w, null, y.subarray(1)),
+    /y has/,
+  );
+  assert.throws(
+    () =>
+      nb.conv2d(
+        { n: 2, c: 3, h: 4, w: 4, o: 5, kh: 3, kw: 3, stride: 1, pad: 1 },
+        x,
+        w,
+        new Float32Array(4),
+        y,
+      ),
+    /bias has/,
+  );
+  assert.throws(
+    () => nb.conv2d({ n: 2, c: 3, h: 4, w: 4, o: 5, kh: 3, kw: 3, stride: 0, pad: 1 }, x, w, null, y),
+    /stride must be an integer >= 1/,
+  );
+  assert.throws(
+    () =>
+      nb.conv2dBackward(
+        { n: 2, c: 3, h: 4, w: 4, o: 5, kh: 3, kw: 3, stride: 1, pad: 1 },
+        x,
+        w,
+        y,
+        new Float64Array(96) as never,
+        null,
+        null,
+        true,
+      ),
     /dx is a Float64Array/,
   );
 });
 
-test('conv2dPair on the native backend: outputs and every gradient equal two conv2d calls', () => {
-  const saved = convPairLimits.chunkFloats;
+test('chainedConv2d on the native backend: outputs and every gradient equal two conv2d calls', () => {
+  const saved = chainedConvLimits.chunkFloats;
   try {
     for (const chunkFloats of [saved, 7 * 32 * 16 * 16]) {
-      convPairLimits.chunkFloats = chunkFloats; // the stem's shapes in chunks of 7 patches (uneven last)
+      chainedConvLimits.chunkFloats = chunkFloats; // the stem's shapes in chunks of 7 patches (uneven last)
       withBackend('native', () => {
         const param = (shape: number[]) => {
           const t = Tensor.from(rand(shape.reduce((a, b) => a * b)), shape);
@@ -200,13 +236,13 @@ test('conv2dPair on the native backend: outputs and every gradient equal two con
           backprop(y, seed);
           return [y.f as Float32Array, ...all.map((t) => t.grad as Float32Array)].map((a) => a.slice());
         };
-        const pair = run(() => conv2dPair(x, l1, l2));
+        const pair = run(() => chainedConv2d(x, l1, l2));
         const twice = run(() => conv2d(conv2d(x, l1.weight, l1.bias, l1), l2.weight, l2.bias, l2));
         const names = ['y', 'dx', 'dw1', 'db1', 'dw2', 'db2'];
-        pair.forEach((v, i) => assertClose(`conv2dPair ${names[i]} chunk ${chunkFloats}`, v, twice[i]!));
+        pair.forEach((v, i) => assertClose(`chainedConv2d ${names[i]} chunk ${chunkFloats}`, v, twice[i]!));
       });
     }
   } finally {
-    convPairLimits.chunkFloats = saved;
+    chainedConvLimits.chunkFloats = saved;
   }
 });

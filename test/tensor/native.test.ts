@@ -6,7 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { NATIVE_ADDON_PATH, loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import {
+  NATIVE_ADDON_PATH,
+  backendKernelNames,
+  loadNativeAddon,
+  loadNativeBackend,
+} from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
 
@@ -15,6 +20,11 @@ const nb = loadNativeBackend();
 const TOL = 1e-5;
 const SIZES = [1, 3, 7, 33, 127, 257];
 const rng = new Rng(1234);
+
+test('the addon exports every Backend kernel, from its registry (native/kernels.h), and nothing else as a kernel', () => {
+  assert.deepEqual([...addon.kernels].sort(), backendKernelNames().sort());
+  for (const name of backendKernelNames()) assert.equal(typeof nb[name], 'function', name);
+});
 
 function rand(n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -92,8 +102,20 @@ function gemmCase(
   const c0 = beta === 0 ? poison(batch * sC) : rand(batch * sC);
   const cn = c0.slice();
   const ct = c0.slice();
-  withIsa(isa, () => nb.gemm(transA, transB, m, n, k, alpha, a, b, beta, cn, batch, sA, sB, sC));
-  ts.gemm(transA, transB, m, n, k, alpha, a, b, beta, ct, batch, sA, sB, sC);
+  withIsa(isa, () =>
+    nb.gemm(
+      { m, n, k, transA, transB, alpha: alpha, beta, batch, strideA: sA, strideB: sB, strideC: sC },
+      a,
+      b,
+      cn,
+    ),
+  );
+  ts.gemm(
+    { m, n, k, transA, transB, alpha: alpha, beta, batch, strideA: sA, strideB: sB, strideC: sC },
+    a,
+    b,
+    ct,
+  );
   const label = `${isa} gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${n}x${k} beta=${beta} batch=${batch}`;
   for (let z = 0; z < batch; z++) {
     const item = (x: Float32Array) => x.subarray(z * sC, z * sC + m * n);
@@ -158,11 +180,11 @@ test('gemm: batches with strides, a broadcast B (stride 0), alpha 0 and k 0', ()
     gemmCase(isa, false, true, 127, 33, 7, 0.5, 0, 9, true); // small items: one item per thread
   }
   const c = poison(6);
-  nb.gemm(false, false, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0, c, 1, 0, 0, 0);
+  nb.gemm({ m: 2, n: 3, k: 0 }, new Float32Array(0), new Float32Array(0), c);
   assert.deepEqual([...c], [0, 0, 0, 0, 0, 0]);
   const a = Float32Array.from([NaN, 1]);
   const d = Float32Array.from([2]);
-  nb.gemm(false, false, 1, 1, 2, 0, a, a, 3, d, 1, 0, 0, 0);
+  nb.gemm({ m: 1, n: 1, k: 2, alpha: 0, beta: 3 }, a, a, d);
   assert.deepEqual([...d], [6]);
 });
 
@@ -181,7 +203,7 @@ test('gemm: 1, 2 and 3 threads give identical results', () => {
     const b = rand(k * n);
     const run = (threads: number) => {
       const c = poison(m * n);
-      withThreads(threads, () => nb.gemm(ta, tb, m, n, k, 1, a, b, 0, c, 1, 0, 0, 0));
+      withThreads(threads, () => nb.gemm({ m, n, k, transA: ta, transB: tb }, a, b, c));
       return c;
     };
     const [c3, c2, c1] = [run(3), run(2), run(1)];
@@ -428,22 +450,24 @@ function attentionCase(c: AttnCase): void {
     const out = poison(nOut);
     const probs = poison(nProbs);
     be.attention(
+      {
+        batch: c.batch,
+        heads: c.heads,
+        tq: c.tq,
+        tk: c.tk,
+        headDim: c.hd,
+        qStride,
+        kvStride,
+        kvBatchStride,
+        outStride,
+        causal: c.causal,
+        keyMask: mask,
+      },
       q,
       k,
       v,
       out,
       probs,
-      c.batch,
-      c.heads,
-      c.tq,
-      c.tk,
-      c.hd,
-      qStride,
-      kvStride,
-      kvBatchStride,
-      outStride,
-      c.causal,
-      mask,
     );
     return { out, probs };
   };
@@ -477,6 +501,17 @@ function attentionCase(c: AttnCase): void {
     [ts, gt],
   ] as const)
     be.attentionBackward(
+      {
+        batch: c.batch,
+        heads: c.heads,
+        tq: c.tq,
+        tk: c.tk,
+        headDim: c.hd,
+        qStride,
+        kvStride,
+        kvBatchStride,
+        outStride,
+      },
       dout,
       q,
       k,
@@ -485,15 +520,6 @@ function attentionCase(c: AttnCase): void {
       g.dq,
       g.dk,
       g.dv,
-      c.batch,
-      c.heads,
-      c.tq,
-      c.tk,
-      c.hd,
-      qStride,
-      kvStride,
-      kvBatchStride,
-      outStride,
     );
   if (gn.all && gt.all) assertClose(`${label} dqkv`, gn.all, gt.all);
   else {
@@ -636,26 +662,39 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
     const out = poison(4 * 128 * 64),
       probs = poison(4 * 2 * 128 * 128);
     nb.attention(
+      {
+        batch: 4,
+        heads: 2,
+        tq: 128,
+        tk: 128,
+        headDim: 32,
+        qStride: 192,
+        kvStride: 192,
+        kvBatchStride: 128 * 192,
+        outStride: 64,
+        causal: true,
+        keyMask: null,
+      },
       qkv,
       qkv.subarray(64),
       qkv.subarray(128),
       out,
       probs,
-      4,
-      2,
-      128,
-      128,
-      32,
-      192,
-      192,
-      128 * 192,
-      64,
-      true,
-      null,
     );
     Object.assign(r, { out, probs });
     const dqkv = new Float32Array(qkv.length);
     nb.attentionBackward(
+      {
+        batch: 4,
+        heads: 2,
+        tq: 128,
+        tk: 128,
+        headDim: 32,
+        qStride: 192,
+        kvStride: 192,
+        kvBatchStride: 128 * 192,
+        outStride: 64,
+      },
       out,
       qkv,
       qkv.subarray(64),
@@ -664,15 +703,6 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
       dqkv,
       dqkv.subarray(64),
       dqkv.subarray(128),
-      4,
-      2,
-      128,
-      128,
-      32,
-      192,
-      192,
-      128 * 192,
-      64,
     );
     r.dqkv = dqkv;
     const p = x.slice(),
@@ -711,15 +741,15 @@ test('NANOVLM_THREADS sets the pool size', () => {
 test('bad arguments throw clear errors instead of crashing', () => {
   const a = new Float32Array(4);
   assert.throws(
-    () => nb.gemm(false, false, 2, 2, 2, 1, new Float64Array(4), a, 0, a, 1, 0, 0, 0),
+    () => nb.gemm({ m: 2, n: 2, k: 2 }, new Float64Array(4), a, a),
     /a is a Float64Array; the native backend computes in float32 only/,
   );
   assert.throws(
-    () => nb.gemm(false, false, 2, 2, 2, 1, a, a, 0, new Float32Array(3), 1, 0, 0, 0),
+    () => nb.gemm({ m: 2, n: 2, k: 2 }, a, a, new Float32Array(3)),
     /nanovlm native gemm: c has 3 elements but the sizes need 4/,
   );
   assert.throws(
-    () => nb.gemm(false, false, 2, 2, 2, 1, a, a, 0, a, 2, 0, 0, 4),
+    () => nb.gemm({ m: 2, n: 2, k: 2, batch: 2, strideC: 4 }, a, a, a),
     /c has 4 elements but the sizes need 8/,
   );
   assert.throws(() => nb.layerNorm(a, a, a, a, a, a, 2, 2.5, 1e-5), /cols must be an integer/);

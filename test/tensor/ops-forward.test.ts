@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Tensor, sizeOf } from '../../src/tensor/tensor.ts';
 import { setBackend } from '../../src/tensor/backends/index.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
-import { convPairLimits } from '../../src/tensor/ops/conv.ts';
+import { chainedConvLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
 
 setBackend('ts');
@@ -196,25 +196,25 @@ test('conv2d matches direct convolution (3x3, stride, padding, large and rectang
   }
 });
 
-test('conv2dPair equals two conv2d calls, in one chunk and in several (uneven last chunk)', () => {
+test('chainedConv2d equals two conv2d calls, in one chunk and in several (uneven last chunk)', () => {
   const x = rand([5, 3, 8, 8]);
   const first = { weight: rand([4, 3, 3, 3]), bias: rand([4]), padding: 1 };
   const second = { weight: rand([6, 4, 3, 3]), bias: null, stride: 2, padding: 1 };
   const expected = ops.conv2d(ops.conv2d(x, first.weight, first.bias, first), second.weight, null, second);
-  const saved = convPairLimits.chunkFloats;
+  const saved = chainedConvLimits.chunkFloats;
   try {
     for (const chunkFloats of [saved, 2 * 4 * 8 * 8]) {
-      convPairLimits.chunkFloats = chunkFloats; // 2 images per chunk: 5 -> 2 + 2 + 1
-      const y = ops.conv2dPair(x, first, second);
+      chainedConvLimits.chunkFloats = chunkFloats; // 2 images per chunk: 5 -> 2 + 2 + 1
+      const y = ops.chainedConv2d(x, first, second);
       assert.deepEqual(y.shape, expected.shape);
-      assertClose(y.data, expected.data, 1e-12, `conv2dPair chunk ${chunkFloats}`);
+      assertClose(y.data, expected.data, 1e-12, `chainedConv2d chunk ${chunkFloats}`);
     }
   } finally {
-    convPairLimits.chunkFloats = saved;
+    chainedConvLimits.chunkFloats = saved;
   }
   assert.throws(
-    () => ops.conv2dPair(x, first, { weight: rand([6, 5, 3, 3]) }),
-    /conv2dPair \(second\): input \[5, 4, 8, 8\] and weight \[6, 5, 3, 3\]/,
+    () => ops.chainedConv2d(x, first, { weight: rand([6, 5, 3, 3]) }),
+    /chainedConv2d \(second\): input \[5, 4, 8, 8\] and weight \[6, 5, 3, 3\]/,
   );
 });
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import { Tensor } from '../../src/tensor/tensor.ts';
 import * as ops from '../../src/tensor/ops/index.ts';
-import { convPairLimits } from '../../src/tensor/ops/conv.ts';
+import { chainedConvLimits } from '../../src/tensor/ops/conv.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gradcheck, param } from './gradcheck.ts';
 
@@ -157,22 +157,23 @@ test('conv2d with a constant input or constant weights: only the wanted gradient
   );
 });
 
-test('conv2dPair in several chunks: the backward recomputes each chunk of intermediate maps', () => {
-  const saved = convPairLimits.chunkFloats;
-  convPairLimits.chunkFloats = 2 * 3 * 4 * 4; // two images of 3x4x4 maps per chunk: 3 -> 2 + 1
+test('chainedConv2d in several chunks: the backward recomputes each chunk of intermediate maps', () => {
+  const saved = chainedConvLimits.chunkFloats;
+  chainedConvLimits.chunkFloats = 2 * 3 * 4 * 4; // two images of 3x4x4 maps per chunk: 3 -> 2 + 1
   try {
     gradcheck(
-      'conv2dPair',
+      'chainedConv2d',
       [param([3, 2, 4, 4], rng), param([3, 2, 3, 3], rng), param([3], rng), param([2, 3, 2, 2], rng)],
-      (x, w1, b1, w2) => ops.conv2dPair(x, { weight: w1, bias: b1, padding: 1 }, { weight: w2, stride: 2 }),
+      (x, w1, b1, w2) =>
+        ops.chainedConv2d(x, { weight: w1, bias: b1, padding: 1 }, { weight: w2, stride: 2 }),
     );
     const x = Tensor.randn([3, 2, 4, 4], rng, 1, 'float64'); // a constant input: no dx, first layer frozen
     const w1 = Tensor.randn([3, 2, 3, 3], rng, 1, 'float64');
-    gradcheck('conv2dPair second layer only', [param([2, 3, 3, 3], rng), param([2], rng)], (w2, b2) =>
-      ops.conv2dPair(x, { weight: w1, padding: 1 }, { weight: w2, bias: b2 }),
+    gradcheck('chainedConv2d second layer only', [param([2, 3, 3, 3], rng), param([2], rng)], (w2, b2) =>
+      ops.chainedConv2d(x, { weight: w1, padding: 1 }, { weight: w2, bias: b2 }),
     );
   } finally {
-    convPairLimits.chunkFloats = saved;
+    chainedConvLimits.chunkFloats = saved;
   }
 });
 

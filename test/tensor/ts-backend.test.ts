@@ -46,7 +46,12 @@ test('gemm: transposes, alpha/beta, batch strides with a broadcast matrix, views
           const b = randArr(batch * k * n, f64);
           const c0 = randArr(batch * m * n, f64);
           const c = c0.slice();
-          be.gemm(transA, transB, m, n, k, 0.5, a, b, 2, c, batch, 0, k * n, m * n);
+          be.gemm(
+            { m, n, k, transA, transB, alpha: 0.5, beta: 2, batch, strideB: k * n, strideC: m * n },
+            a,
+            b,
+            c,
+          );
           const expected: number[] = [];
           for (let z = 0; z < batch; z++)
             for (let i = 0; i < m; i++)
@@ -67,7 +72,7 @@ test('gemm: transposes, alpha/beta, batch strides with a broadcast matrix, views
   // beta = 0 overwrites NaN; a view at an offset writes only its own part.
   const host = nan(10);
   const out = host.subarray(2, 6);
-  be.gemm(false, false, 2, 2, 1, 1, Float64Array.from([1, 2]), Float64Array.from([3, 4]), 0, out, 1, 0, 0, 0);
+  be.gemm({ m: 2, n: 2, k: 1 }, Float64Array.from([1, 2]), Float64Array.from([3, 4]), out);
   assert.deepEqual(Array.from(out), [3, 4, 6, 8]);
   assert.ok(Number.isNaN(host[1]!) && Number.isNaN(host[6]!), 'gemm wrote outside its view');
 });
@@ -114,7 +119,13 @@ test('forward kernels overwrite every output element (poisoned with NaN)', () =>
   // conv2d with padding writes every output, border included: 2 images C=2, 4x5, O=3, 3x3, stride 2,
   // pad 1 -> 2x3 output.
   const conv = nan(2 * 3 * 2 * 3);
-  be.conv2d(randArr(80), randArr(3 * 2 * 9), null, conv, 2, 2, 4, 5, 3, 3, 3, 2, 1);
+  be.conv2d(
+    { n: 2, c: 2, h: 4, w: 5, o: 3, kh: 3, kw: 3, stride: 2, pad: 1 },
+    randArr(80),
+    randArr(3 * 2 * 9),
+    null,
+    conv,
+  );
   assertAllFinite('conv2d', conv);
   // Attention with a fully hidden query (batch 1 query 0) and masked keys.
   const [B, H, T, D] = [2, 2, 3, 2];
@@ -123,22 +134,24 @@ test('forward kernels overwrite every output element (poisoned with NaN)', () =>
   const probs = nan(B * H * T * T);
   const keyMask = Uint8Array.from([1, 0, 1, 0, 1, 1]);
   be.attention(
+    {
+      batch: B,
+      heads: H,
+      tq: T,
+      tk: T,
+      headDim: D,
+      qStride: C,
+      kvStride: C,
+      kvBatchStride: T * C,
+      outStride: C,
+      causal: true,
+      keyMask,
+    },
     randArr(B * T * C),
     randArr(B * T * C),
     randArr(B * T * C),
     out,
     probs,
-    B,
-    H,
-    T,
-    T,
-    D,
-    C,
-    C,
-    T * C,
-    C,
-    true,
-    keyMask,
   );
   assertAllFinite('attention out', out);
   assertAllFinite('attention probs', probs);
@@ -172,7 +185,17 @@ test('backward kernels accumulate (two calls give twice one call)', () => {
     ['embeddingBackward', (dx) => be.embeddingBackward(x, Int32Array.from([2, 2, 0]), dx, 3, 4)],
     [
       'conv2dBackward',
-      (dx) => be.conv2dBackward(x, convW, convDy, dx, null, null, 1, 1, 3, 4, 1, 2, 2, 1, 0, true),
+      (dx) =>
+        be.conv2dBackward(
+          { n: 1, c: 1, h: 3, w: 4, o: 1, kh: 2, kw: 2, stride: 1, pad: 0 },
+          x,
+          convW,
+          convDy,
+          dx,
+          null,
+          null,
+          true,
+        ),
     ],
     ['sumRows', (dx) => be.sumRows(x, dx, 1, n, true)],
   ];

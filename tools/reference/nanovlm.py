@@ -54,9 +54,9 @@ def check(folder):
 class Cache:
     """Preallocated keys and values per layer: [B, heads, Tmax, hd]."""
 
-    def __init__(self, n_layer, B, H, Tmax, hd):
-        self.k = [torch.zeros(B, H, Tmax, hd) for _ in range(n_layer)]
-        self.v = [torch.zeros(B, H, Tmax, hd) for _ in range(n_layer)]
+    def __init__(self, n_layer, B, H, Tmax, hd, dtype=torch.float32):
+        self.k = [torch.zeros(B, H, Tmax, hd, dtype=dtype) for _ in range(n_layer)]
+        self.v = [torch.zeros(B, H, Tmax, hd, dtype=dtype) for _ in range(n_layer)]
         self.len = 0
 
 
@@ -96,7 +96,7 @@ def generate(model, images, prefix, new_tokens):
     img = model.connector(model.vision(images))
     B = images.shape[0]
     H, D = cfg['n_head'], cfg['n_embd']
-    cache = Cache(cfg['n_layer'], B, H, img.shape[1] + cfg['max_text_len'], D // H)
+    cache = Cache(cfg['n_layer'], B, H, img.shape[1] + cfg['max_text_len'], D // H, img.dtype)
     x = torch.cat([img, model.decoder.wte(prefix)], dim=1)
     tok = decoder_step(model.decoder, x, cache).argmax(-1)
     t1 = time.perf_counter()
@@ -116,7 +116,12 @@ def bench(args):
     g = torch.Generator().manual_seed(1)
     S, B = cfg['image_size'], args.batch
     images = torch.rand(B, 3, S, S, generator=g) * 2 - 1
-    out = {'threads': args.threads, 'torch': torch.__version__}
+    if args.dtype == 'bfloat16':
+        # The bf16-cast twin: weights, activations and optimizer state all bf16 (torch 1.13's CPU autocast
+        # fails on LayerNorm), so its products run on the CPU's bf16 units.
+        model = model.to(torch.bfloat16)
+        images = images.to(torch.bfloat16)
+    out = {'threads': args.threads, 'torch': torch.__version__, 'dtype': args.dtype}
     if args.mode == 'train':
         model.train()
         # Same groups as the trainer: no decay on norms, biases, embeddings.
@@ -163,6 +168,7 @@ def main():
     b.add_argument('--steps', type=int, default=3)
     b.add_argument('--prefix-len', type=int, default=4)
     b.add_argument('--new-tokens', type=int, default=32)
+    b.add_argument('--dtype', choices=['float32', 'bfloat16'], default='float32')
     args = ap.parse_args()
     if args.cmd == 'check':
         check(args.dir)

@@ -1,7 +1,8 @@
 /**
  * The native backend: the C kernels in native/ (built by node-gyp into build/Release/nanovlm.node at
- * `npm install`). The addon's functions take the Backend arguments positionally and use the typed arrays
- * in place, so each kernel call is one N-API call with no wrapper in between. Float32 only: a Float64Array
+ * `npm install`). Its kernels are listed once, in native/kernels.h; the addon exports that list and this
+ * file builds the Backend from it. The addon's functions use the typed arrays in place, so a kernel call
+ * is one N-API call (behind, for the descriptor kernels, a JS function that spreads the descriptor). Float32 only: a Float64Array
  * argument throws (gradient checks in float64 use the ts backend).
  */
 import { createRequire } from 'node:module';
@@ -9,11 +10,17 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backend.ts';
+import { tsBackend } from './ts.ts';
 
 type Kernels = Omit<Backend, 'name' | 'threads'>;
+type KernelName = keyof Kernels;
+/** The addon's own form of each kernel: the Backend's, or its descriptor spread into positional numbers. */
+type AddonKernel = (...args: never[]) => unknown;
 
 /** What the addon exports: the kernels plus controls for the thread pool and the GEMM micro-kernel. */
-export interface NativeAddon extends Kernels {
+export interface NativeAddon {
+  /** The kernel names of native/kernels.h, in its order. */
+  readonly kernels: readonly string[];
   /** Threads of the pool (NANOVLM_THREADS, else the CPUs this process may use). */
   threads(): number;
   setThreads(n: number): number;
@@ -23,7 +30,100 @@ export interface NativeAddon extends Kernels {
   supportedIsa(): string;
   /** Forces a micro-kernel (clamped to what the CPU supports); returns the one in use. */
   setIsa(name: string): string;
+  /** The bf16 product engine in use: 'amx' | 'avx512bf16' | 'off' (then bf16 products run in fp32). */
+  bf16(): string;
+  /** The best bf16 engine this CPU has. */
+  supportedBf16(): string;
+  /** Forces a bf16 engine (clamped to the CPU when used; 'off' always wins); returns the one in use. */
+  setBf16(name: string): string;
+  [kernel: string]: unknown;
 }
+
+/**
+ * The kernels that take a descriptor in TypeScript and positional sizes in C: the descriptor's fields
+ * in the order binding.c reads them. Every other kernel is the addon's function itself.
+ */
+const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }> = {
+  gemm: (raw) => (d, a, b, c) =>
+    raw(
+      d.transA ?? false,
+      d.transB ?? false,
+      d.m,
+      d.n,
+      d.k,
+      d.alpha ?? 1,
+      a,
+      b,
+      d.beta ?? 0,
+      c,
+      d.batch ?? 1,
+      d.strideA ?? 0,
+      d.strideB ?? 0,
+      d.strideC ?? 0,
+      d.bf16 ?? false,
+    ),
+  attention: (raw) => (d, q, k, v, out, probs) =>
+    raw(
+      q,
+      k,
+      v,
+      out,
+      probs,
+      d.batch,
+      d.heads,
+      d.tq,
+      d.tk,
+      d.headDim,
+      d.qStride,
+      d.kvStride,
+      d.kvBatchStride,
+      d.outStride,
+      d.causal,
+      d.keyMask,
+    ),
+  attentionBackward: (raw) => (d, dout, q, k, v, probs, dq, dk, dv) =>
+    raw(
+      dout,
+      q,
+      k,
+      v,
+      probs,
+      dq,
+      dk,
+      dv,
+      d.batch,
+      d.heads,
+      d.tq,
+      d.tk,
+      d.headDim,
+      d.qStride,
+      d.kvStride,
+      d.kvBatchStride,
+      d.outStride,
+    ),
+  conv2d: (raw) => (d, x, weight, bias, y) =>
+    raw(x, weight, bias, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, d.bf16 ?? false),
+  conv2dBackward: (raw) => (d, x, weight, dy, dx, dweight, dbias, accumulateDx) =>
+    raw(
+      x,
+      weight,
+      dy,
+      dx,
+      dweight,
+      dbias,
+      d.n,
+      d.c,
+      d.h,
+      d.w,
+      d.o,
+      d.kh,
+      d.kw,
+      d.stride,
+      d.pad,
+      accumulateDx,
+      d.bf16 ?? false,
+    ),
+};
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const NATIVE_ADDON_PATH = path.join(root, 'build', 'Release', 'nanovlm.node');
@@ -45,41 +145,36 @@ export function loadNativeAddon(): NativeAddon {
   return addon;
 }
 
+/** The Backend kernel names, taken from the ts backend (which implements every one). */
+export function backendKernelNames(): KernelName[] {
+  return Object.keys(tsBackend).filter((k) => k !== 'name' && k !== 'threads') as KernelName[];
+}
+
+/**
+ * The native Backend, built from the addon's kernel registry. A Backend kernel the addon lacks means a
+ * stale build, said as such.
+ */
 export function loadNativeBackend(): Backend {
   if (backend) return backend;
   const a = loadNativeAddon();
+  const exported = new Set(a.kernels);
+  const missing = backendKernelNames().filter((k) => !exported.has(k));
+  if (missing.length > 0) {
+    throw new Error(
+      `the native addon lacks kernels ${missing.join(', ')} (a stale build: run \`node tools/build-native.mjs\`)`,
+    );
+  }
+  const kernels: Record<string, unknown> = {};
+  for (const name of a.kernels as KernelName[]) {
+    const raw = a[name] as AddonKernel;
+    kernels[name] = descriptorKernels[name]?.(raw) ?? raw;
+  }
   backend = {
     name: 'native',
     get threads() {
       return a.threads();
     },
-    gemm: a.gemm,
-    addBias: a.addBias,
-    sumRows: a.sumRows,
-    add: a.add,
-    mul: a.mul,
-    scale: a.scale,
-    axpy: a.axpy,
-    layerNorm: a.layerNorm,
-    layerNormBackward: a.layerNormBackward,
-    gelu: a.gelu,
-    geluBackward: a.geluBackward,
-    relu: a.relu,
-    reluBackward: a.reluBackward,
-    softmax: a.softmax,
-    softmaxBackward: a.softmaxBackward,
-    crossEntropy: a.crossEntropy,
-    crossEntropyBackward: a.crossEntropyBackward,
-    attention: a.attention,
-    attentionBackward: a.attentionBackward,
-    embedding: a.embedding,
-    embeddingBackward: a.embeddingBackward,
-    conv2d: a.conv2d,
-    conv2dBackward: a.conv2dBackward,
-    dropout: a.dropout,
-    sum: a.sum,
-    sumSquares: a.sumSquares,
-    adamw: a.adamw,
+    ...(kernels as unknown as Kernels),
   };
   return backend;
 }

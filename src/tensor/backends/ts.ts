@@ -4,7 +4,7 @@
  * JavaScript numbers (double precision), so the float32 path is at least as accurate as the C kernels
  * it is compared with. Readability comes first; only GEMM is tuned (packed 4×4 tiles, ~5 GFLOP/s).
  */
-import type { Backend, F } from '../backend.ts';
+import type { AttentionDesc, AttentionLayout, Backend, ConvDesc, F, GemmDesc } from '../backend.ts';
 import { hash32 } from '../../util/rng.ts';
 
 /**
@@ -14,6 +14,21 @@ import { hash32 } from '../../util/rng.ts';
  * written once, so beta = 0 overwrites whatever C held, NaN included.
  */
 const TILE = 4;
+
+const roundBits = new Float32Array(1);
+const roundWord = new Uint32Array(roundBits.buffer);
+/**
+ * x rounded to bf16 (the top 16 bits of a float32) and back, as the native packing and VCVTNEPS2BF16 do:
+ * to nearest even, zero and subnormals to a signed zero, NaN quieted (native/common.h nv_bf16_round).
+ */
+export function roundBf16(x: number): number {
+  roundBits[0] = x;
+  const u = roundWord[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) roundWord[0] = ((u >>> 16) | 0x40) << 16;
+  else if ((u & 0x7f800000) === 0) roundWord[0] = u & 0x80000000;
+  else roundWord[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+  return roundBits[0]!;
+}
 
 /**
  * Packs the rows×depth matrix M[i, p] = src[off + i*rowStride + p*colStride] into panels of TILE rows:
@@ -27,12 +42,15 @@ function packPanels(
   rows: number,
   depth: number,
   out: Float64Array,
+  bf16: boolean,
 ): void {
   let o = 0;
   for (let i0 = 0; i0 < rows; i0 += TILE) {
     for (let p = 0; p < depth; p++) {
-      for (let r = 0; r < TILE; r++)
-        out[o++] = i0 + r < rows ? src[off + (i0 + r) * rowStride + p * colStride]! : 0;
+      for (let r = 0; r < TILE; r++) {
+        const x = i0 + r < rows ? src[off + (i0 + r) * rowStride + p * colStride]! : 0;
+        out[o++] = bf16 ? roundBf16(x) : x;
+      }
     }
   }
 }
@@ -82,7 +100,7 @@ function gemmPacked(
   }
 }
 
-function gemm(
+function gemmRaw(
   transA: boolean,
   transB: boolean,
   m: number,
@@ -97,6 +115,7 @@ function gemm(
   strideA: number,
   strideB: number,
   strideC: number,
+  bf16 = false,
 ): void {
   const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
   const pa = new Float64Array(roundUp(m) * k);
@@ -104,8 +123,8 @@ function gemm(
   for (let t = 0; t < batch; t++) {
     // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
     // every batch item (stride 0) is packed once.
-    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa);
-    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb);
+    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
+    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
     gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
   }
 }
@@ -178,24 +197,8 @@ const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
 /** Per (batch, head, query): scores over the visible keys, softmax into `probs` (0 where hidden), out = P v. */
-function attention(
-  q: F,
-  k: F,
-  v: F,
-  out: F,
-  probs: F,
-  batch: number,
-  heads: number,
-  tq: number,
-  tk: number,
-  headDim: number,
-  qStride: number,
-  kvStride: number,
-  kvBatchStride: number,
-  outStride: number,
-  causal: boolean,
-  keyMask: Uint8Array | null,
-): void {
+function attention(d: AttentionDesc, q: F, k: F, v: F, out: F, probs: F): void {
+  const { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride, causal, keyMask } = d;
   const scale = 1 / Math.sqrt(headDim);
   const acc = new Float64Array(headDim);
   for (let b = 0; b < batch; b++) {
@@ -249,6 +252,7 @@ function attention(
  * dq += scale dS k; dk += scale dSᵀ q. Hidden keys have P = 0 and so receive nothing.
  */
 function attentionBackward(
+  d: AttentionLayout,
   dout: F,
   q: F,
   k: F,
@@ -257,16 +261,8 @@ function attentionBackward(
   dq: F,
   dk: F,
   dv: F,
-  batch: number,
-  heads: number,
-  tq: number,
-  tk: number,
-  headDim: number,
-  qStride: number,
-  kvStride: number,
-  kvBatchStride: number,
-  outStride: number,
 ): void {
+  const { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride } = d;
   const scale = 1 / Math.sqrt(headDim);
   const dp = new Float64Array(tk);
   for (let b = 0; b < batch; b++) {
@@ -304,6 +300,12 @@ function attentionBackward(
       }
     }
   }
+}
+
+function gemm(d: GemmDesc, a: F, b: F, c: F): void {
+  const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1, bf16 = false } = d;
+  const [sA, sB, sC] = [d.strideA ?? 0, d.strideB ?? 0, d.strideC ?? 0];
+  gemmRaw(transA, transB, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
 }
 
 /**
@@ -388,28 +390,15 @@ function col2im(
 }
 
 /** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
-function conv2d(
-  x: F,
-  weight: F,
-  bias: F | null,
-  y: F,
-  n: number,
-  c: number,
-  h: number,
-  width: number,
-  o: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-): void {
+function conv2d(d: ConvDesc, x: F, weight: F, bias: F | null, y: F): void {
+  const { n, c, h, w: width, o, kh, kw, stride, pad, bf16 = false } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
     im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-    gemm(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0);
+    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0, bf16);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
   }
@@ -417,23 +406,16 @@ function conv2d(
 
 /** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx (+)= col2im(Wᵀ · dY). */
 function conv2dBackward(
+  d: ConvDesc,
   x: F,
   weight: F,
   dy: F,
   dx: F | null,
   dweight: F | null,
   dbias: F | null,
-  n: number,
-  c: number,
-  h: number,
-  width: number,
-  o: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
   accumulateDx: boolean,
 ): void {
+  const { n, c, h, w: width, o, kh, kw, stride, pad, bf16 = false } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
@@ -442,7 +424,7 @@ function conv2dBackward(
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
       im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-      gemm(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0);
+      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0, bf16);
     }
     if (dbias)
       for (let oc = 0; oc < o; oc++) {
@@ -451,7 +433,7 @@ function conv2dBackward(
         dbias[oc] += s;
       }
     if (dx) {
-      gemm(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0);
+      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0, bf16);
       col2im(cols, dx.subarray(img * c * h * width), c, h, width, kh, kw, stride, pad);
     }
   }
@@ -462,6 +444,10 @@ export const tsBackend: Backend = {
   threads: 1,
 
   gemm,
+
+  roundBf16(x, y, n) {
+    for (let i = 0; i < n; i++) y[i] = roundBf16(x[i]!);
+  },
 
   addBias(y, bias, rows, cols) {
     for (let r = 0; r < rows; r++) {

@@ -53,34 +53,7 @@ function runAttention(
   const y = Tensor.empty([batch, tq, channels], like.dtype); // the kernel writes every element
   const probs = emptyLike(like, batch * heads * tq * tk); // written in full by the kernel
   backend().attention(
-    q,
-    k,
-    v,
-    y.f,
-    probs,
-    batch,
-    heads,
-    tq,
-    tk,
-    headDim,
-    qStride,
-    kvStride,
-    kvBatchStride,
-    channels,
-    causal,
-    opts.keyMask ?? null,
-  );
-  return record(y, op, inputs, (out) => {
-    const [dq, dk, dv] = grads();
-    backend().attentionBackward(
-      out.grad!,
-      q,
-      k,
-      v,
-      probs,
-      dq,
-      dk,
-      dv,
+    {
       batch,
       heads,
       tq,
@@ -89,7 +62,28 @@ function runAttention(
       qStride,
       kvStride,
       kvBatchStride,
-      channels,
+      outStride: channels,
+      causal,
+      keyMask: opts.keyMask ?? null,
+    },
+    q,
+    k,
+    v,
+    y.f,
+    probs,
+  );
+  return record(y, op, inputs, (out) => {
+    const [dq, dk, dv] = grads();
+    backend().attentionBackward(
+      { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride: channels },
+      out.grad!,
+      q,
+      k,
+      v,
+      probs,
+      dq,
+      dk,
+      dv,
     );
     // A graph's backward runs once: the probabilities (the largest buffer of a ViT block) go back to the
     // step's pool now, for the rest of the backward to reuse.

@@ -1,4 +1,6 @@
+import type { ConvDesc } from '../backend.ts';
 import { backend } from '../backends/index.ts';
+import { productsInBf16 } from '../precision.ts';
 import { Tensor, gradOf, gradOverwritable, record } from '../tensor.ts';
 import { emptyLike, releaseScratch } from './buffers.ts';
 import { expectFloat, shapeStr } from './check.ts';
@@ -53,14 +55,25 @@ function geometry(
   return { n, c, h, wd, o, kh, kw, stride, pad, oh, ow };
 }
 
-/** The kernels' size arguments for `m` images. */
-const dimsOf = (g: ConvGeometry, m: number) => [m, g.c, g.h, g.wd, g.o, g.kh, g.kw, g.stride, g.pad] as const;
+/** The kernels' descriptor for `m` images (in bf16 when the products are: read at the forward). */
+const dimsOf = (g: ConvGeometry, m: number, bf16 = productsInBf16()): ConvDesc => ({
+  n: m,
+  c: g.c,
+  h: g.h,
+  w: g.wd,
+  o: g.o,
+  kh: g.kh,
+  kw: g.kw,
+  stride: g.stride,
+  pad: g.pad,
+  bf16,
+});
 
 /**
  * 2-D convolution, NCHW like PyTorch: x [N, C, H, W], w [O, C, kh, kw], b [O] -> [N, O, OH, OW].
  * One backend kernel each way (`conv2d`, `conv2dBackward`): the native one unfolds each image into a
- * small buffer that stays in cache and multiplies it there, writing NCHW directly, so the patch stem's
- * thousands of 16x16 images never go through a batch-wide column buffer or a permute.
+ * small buffer that stays in cache and multiplies it there, writing NCHW directly, so a batch of
+ * thousands of small images never goes through a batch-wide column buffer or a permute.
  */
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   expectFloat('conv2d', x, w, b);
@@ -68,24 +81,24 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   const y = Tensor.empty([g.n, g.o, g.oh, g.ow], x.dtype); // the kernel writes every element
   if (g.n === 0) return y;
   const dims = dimsOf(g, g.n);
-  backend().conv2d(x.f, w.f, b ? b.f : null, y.f, ...dims);
+  backend().conv2d(dims, x.f, w.f, b ? b.f : null, y.f);
   return record(y, 'conv2d', b ? [x, w, b] : [x, w], (out) => {
     // A first gradient for x is written, not added (no zeroing pass over a fresh buffer, no read of it).
     const [dx, dxBeta] = x.requiresGrad ? gradOverwritable(x) : [null, 0];
     backend().conv2dBackward(
+      dims,
       x.f,
       w.f,
       out.grad!,
       dx,
       w.requiresGrad ? gradOf(w) : null,
       b?.requiresGrad ? gradOf(b) : null,
-      ...dims,
       dxBeta === 1,
     );
   });
 }
 
-/** One convolution of a `conv2dPair`: its weight, optional bias and options. */
+/** One convolution of a `chainedConv2d`: its weight, optional bias and options. */
 export interface ConvLayer {
   weight: Tensor;
   bias?: Tensor | null;
@@ -94,41 +107,42 @@ export interface ConvLayer {
 }
 
 /**
- * The floats of intermediate maps one chunk of a `conv2dPair` works on: about 6 MB, so a chunk's maps
+ * The floats of intermediate maps one chunk of a `chainedConv2d` works on: about 6 MB, so a chunk's maps
  * and their gradient stay in the last-level cache. Tests lower it to exercise several chunks.
  */
-export const convPairLimits = { chunkFloats: 3e6 };
+export const chainedConvLimits = { chunkFloats: 3e6 };
 
 /**
  * Two convolutions in a row, conv(conv(x, first), second), a chunk of images at a time: the
  * intermediate maps of a chunk are made, used and dropped while they are in cache, and the backward
- * recomputes them instead of keeping them (for the patch stem, 32 images of 196 patches: 205 MB of maps
- * that would otherwise go to memory and back three times). Same numbers as the two conv2d calls.
+ * recomputes them instead of keeping them (for thousands of small images the maps would be hundreds of
+ * MB that go to memory and back three times). Same numbers as the two conv2d calls.
  */
-export function conv2dPair(x: Tensor, first: ConvLayer, second: ConvLayer): Tensor {
+export function chainedConv2d(x: Tensor, first: ConvLayer, second: ConvLayer): Tensor {
   const { weight: w1, bias: b1 } = first;
   const { weight: w2, bias: b2 } = second;
-  expectFloat('conv2dPair', x, w1, b1, w2, b2);
-  const g1 = geometry('conv2dPair (first)', x.shape, w1, b1, first);
-  const g2 = geometry('conv2dPair (second)', [g1.n, g1.o, g1.oh, g1.ow], w2, b2, second);
+  expectFloat('chainedConv2d', x, w1, b1, w2, b2);
+  const g1 = geometry('chainedConv2d (first)', x.shape, w1, b1, first);
+  const g2 = geometry('chainedConv2d (second)', [g1.n, g1.o, g1.oh, g1.ow], w2, b2, second);
   const n = g1.n;
+  const bf16 = productsInBf16(); // the backward uses the forward's precision
   const y = Tensor.empty([n, g2.o, g2.oh, g2.ow], x.dtype); // every element is written
   if (n === 0) return y;
   const inSize = g1.c * g1.h * g1.wd;
   const midSize = g1.o * g1.oh * g1.ow;
   const outSize = g2.o * g2.oh * g2.ow;
-  const chunk = Math.max(1, Math.min(n, Math.floor(convPairLimits.chunkFloats / midSize)));
+  const chunk = Math.max(1, Math.min(n, Math.floor(chainedConvLimits.chunkFloats / midSize)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, i) => i * chunk);
   const be = backend();
   const mid = emptyLike(x, chunk * midSize);
   for (const i0 of starts) {
     const m = Math.min(chunk, n - i0);
-    be.conv2d(x.f.subarray(i0 * inSize), w1.f, b1 ? b1.f : null, mid, ...dimsOf(g1, m));
-    be.conv2d(mid, w2.f, b2 ? b2.f : null, y.f.subarray(i0 * outSize), ...dimsOf(g2, m));
+    be.conv2d(dimsOf(g1, m, bf16), x.f.subarray(i0 * inSize), w1.f, b1 ? b1.f : null, mid);
+    be.conv2d(dimsOf(g2, m, bf16), mid, w2.f, b2 ? b2.f : null, y.f.subarray(i0 * outSize));
   }
   releaseScratch(mid);
   const inputs = [x, w1, ...(b1 ? [b1] : []), w2, ...(b2 ? [b2] : [])];
-  return record(y, 'conv2dPair', inputs, (out) => {
+  return record(y, 'chainedConv2d', inputs, (out) => {
     const be = backend();
     const firstNeedsGrad = x.requiresGrad || w1.requiresGrad || !!b1?.requiresGrad;
     const mid = emptyLike(x, chunk * midSize);
@@ -141,11 +155,20 @@ export function conv2dPair(x: Tensor, first: ConvLayer, second: ConvLayer): Tens
     for (const i0 of starts) {
       const m = Math.min(chunk, n - i0);
       const xs = x.f.subarray(i0 * inSize);
-      be.conv2d(xs, w1.f, b1 ? b1.f : null, mid, ...dimsOf(g1, m)); // recomputed
-      be.conv2dBackward(mid, w2.f, out.grad!.subarray(i0 * outSize), dmid, dw2, db2, ...dimsOf(g2, m), false);
+      be.conv2d(dimsOf(g1, m, bf16), xs, w1.f, b1 ? b1.f : null, mid); // recomputed
+      be.conv2dBackward(
+        dimsOf(g2, m, bf16),
+        mid,
+        w2.f,
+        out.grad!.subarray(i0 * outSize),
+        dmid,
+        dw2,
+        db2,
+        false,
+      );
       if (dmid) {
         const dxs = dx ? dx.subarray(i0 * inSize) : null;
-        be.conv2dBackward(xs, w1.f, dmid, dxs, dw1, db1, ...dimsOf(g1, m), dxBeta === 1);
+        be.conv2dBackward(dimsOf(g1, m, bf16), xs, w1.f, dmid, dxs, dw1, db1, dxBeta === 1);
       }
     }
     releaseScratch(mid);

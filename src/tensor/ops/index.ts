@@ -6,7 +6,7 @@ export { gelu, relu, softmax } from './activation.ts';
 export { crossEntropy, type CrossEntropyOptions } from './loss.ts';
 export { attention, selfAttention, type AttentionOptions } from './attention.ts';
 export { embedding } from './embedding.ts';
-export { conv2d, conv2dPair, patchify, type Conv2dOptions, type ConvLayer } from './conv.ts';
+export { conv2d, chainedConv2d, patchify, type Conv2dOptions, type ConvLayer } from './conv.ts';
 export { dropout } from './dropout.ts';
 export { concat, slice, reshape, permute, expand, takeRows } from './shape.ts';
 export { sum, mean } from './reduce.ts';

@@ -1,4 +1,5 @@
 import { backend } from '../backends/index.ts';
+import { productsInBf16 } from '../precision.ts';
 import { Tensor, gradOf, gradOverwritable, record } from '../tensor.ts';
 import { expectFloat, shapeStr } from './check.ts';
 
@@ -20,18 +21,19 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   const rows = x.size / inF;
   const y = Tensor.empty([...x.shape.slice(0, -1), outF], x.dtype); // beta 0 writes every element
   const be = backend();
-  be.gemm(false, true, rows, outF, inF, 1, x.f, w.f, 0, y.f, 1, 0, 0, 0);
+  const bf16 = productsInBf16(); // read once: the backward uses the forward's precision
+  be.gemm({ bf16, m: rows, n: outF, k: inF, transB: true }, x.f, w.f, y.f);
   if (b) be.addBias(y.f, b.f, rows, outF);
   return record(y, 'linear', b ? [x, w, b] : [x, w], (out) => {
     const dy = out.grad!;
     const be = backend();
     if (x.requiresGrad) {
       const [dx, beta] = gradOverwritable(x);
-      be.gemm(false, false, rows, inF, outF, 1, dy, w.f, beta, dx, 1, 0, 0, 0);
+      be.gemm({ bf16, m: rows, n: inF, k: outF, beta }, dy, w.f, dx);
     }
     if (w.requiresGrad) {
       const [dw, beta] = gradOverwritable(w);
-      be.gemm(true, false, outF, inF, rows, 1, dy, x.f, beta, dw, 1, 0, 0, 0);
+      be.gemm({ bf16, m: outF, n: inF, k: rows, transA: true, beta }, dy, x.f, dw);
     }
     if (b?.requiresGrad) be.sumRows(dy, gradOf(b), rows, outF, true);
   });

@@ -1,4 +1,5 @@
 import { backend } from '../backends/index.ts';
+import { productsInBf16 } from '../precision.ts';
 import type { F } from '../backend.ts';
 import { Tensor, gradOverwritable, record, sizeOf } from '../tensor.ts';
 import { expectFloat, sameShape, shapeStr } from './check.ts';
@@ -40,9 +41,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const sC = m * n;
   const y = Tensor.empty([...lead, m, n], a.dtype); // beta 0 writes every element
   const be = backend();
+  const bf16 = productsInBf16(); // read once: the backward uses the forward's precision
   // A shared b with untransposed a is one big product: the batch folds into the rows.
-  if (shared && !transA) be.gemm(false, transB, batch * m, n, k, 1, a.f, b.f, 0, y.f, 1, 0, 0, 0);
-  else be.gemm(transA, transB, m, n, k, 1, a.f, b.f, 0, y.f, batch, sA, sB, sC);
+  if (shared && !transA) be.gemm({ bf16, m: batch * m, n, k, transB }, a.f, b.f, y.f);
+  else
+    be.gemm({ bf16, m, n, k, transA, transB, batch, strideA: sA, strideB: sB, strideC: sC }, a.f, b.f, y.f);
 
   return record(y, 'matmul', [a, b], (out) => {
     const dC = out.grad!;
@@ -50,8 +53,32 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (a.requiresGrad) {
       const [dA, beta] = gradOverwritable(a);
       // d op(A) = dC · op(B)ᵀ; when A is stored transposed, dA = op(B) · dCᵀ.
-      if (!transA) be.gemm(false, !transB, m, k, n, 1, dC, b.f, beta, dA, batch, sC, sB, sA);
-      else be.gemm(transB, true, k, m, n, 1, b.f, dC, beta, dA, batch, sB, sC, sA);
+      if (!transA)
+        be.gemm(
+          { bf16, m, n: k, k: n, transB: !transB, beta, batch, strideA: sC, strideB: sB, strideC: sA },
+          dC,
+          b.f,
+          dA,
+        );
+      else
+        be.gemm(
+          {
+            bf16,
+            m: k,
+            n: m,
+            k: n,
+            transA: transB,
+            transB: true,
+            beta,
+            batch,
+            strideA: sB,
+            strideB: sC,
+            strideC: sA,
+          },
+          b.f,
+          dC,
+          dA,
+        );
     }
     if (b.requiresGrad) {
       const [dB, firstBeta] = gradOverwritable(b);
@@ -66,8 +93,43 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         sc: number,
         sb: number,
       ): void => {
-        if (!transB) be.gemm(!transA, false, k, n, rows, 1, av, cv, beta, dB, items, sa, sc, sb);
-        else be.gemm(true, transA, n, k, rows, 1, cv, av, beta, dB, items, sc, sa, sb);
+        if (!transB)
+          be.gemm(
+            {
+              bf16,
+              m: k,
+              n,
+              k: rows,
+              transA: !transA,
+              beta,
+              batch: items,
+              strideA: sa,
+              strideB: sc,
+              strideC: sb,
+            },
+            av,
+            cv,
+            dB,
+          );
+        else
+          be.gemm(
+            {
+              bf16,
+              m: n,
+              n: k,
+              k: rows,
+              transA: true,
+              transB: transA,
+              beta,
+              batch: items,
+              strideA: sc,
+              strideB: sa,
+              strideC: sb,
+            },
+            cv,
+            av,
+            dB,
+          );
         beta = 1;
       };
       if (!shared) addToDB(a.f, dC, m, batch, sA, sC, sB);
