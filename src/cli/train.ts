@@ -181,14 +181,13 @@ export async function run(argv: string[]): Promise<number> {
       ? await trainWithTorch({ config: cfg, runDir, quiet: o.json, ...engine })
       : await train({ config: cfg, runDir, quiet: o.json });
   }
-  if (o.json) console.log(JSON.stringify(summary));
+  if (o.json) console.log(JSON.stringify({ ...summary, precision: precisionInfo().note }));
   else if (torch)
     printSummary(
       summary,
       console.log,
       `nanovlm train --engine torch --nproc ${engine.nproc} --resume ${summary.runDir}`,
     );
-  if (o.json) console.log(JSON.stringify({ ...summary, precision: precisionInfo().note }));
   else printSummary(summary);
   return summary.stoppedBy === 'signal' ? 130 : 0;
 }
