@@ -58,6 +58,11 @@ const scenesSpec = {
       type: 'string',
       help: 'photo backgrounds shown only in the test split, comma-separated (e.g. picosdeeuropa,hills)',
     },
+    overwrite: {
+      type: 'boolean',
+      help: "write into a non-empty folder: replaces the scenes' own files from an earlier build, keeps all others",
+      default: false,
+    },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
 } satisfies CommandSpec<Schema>;
@@ -89,6 +94,7 @@ async function scenes(argv: string[]): Promise<number> {
           .map((x: string) => x.trim())
           .filter(Boolean)
       : [],
+    overwrite: o.overwrite,
     onProgress: (done: number) => bar.update(done),
   });
   bar.finish();
