@@ -157,10 +157,14 @@ export async function generateScenes(
  * Workers run the TypeScript sources through tsx's loader, registered inside the worker itself: this works
  * however the main thread was started (`tsx`, `node --import tsx`, or bin/nanovlm.js's register()).
  * `--import tsx` in the worker's execArgv does not: on Node 20 the worker loads its module before tsx's hooks.
+ * The published package runs compiled JavaScript (dist/), whose worker needs no loader.
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+function workerBoot(): string {
+  if (!import.meta.url.endsWith('.ts')) return `import(${JSON.stringify(new URL('./worker.js', import.meta.url).href)});`;
+  return `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })
   .catch((e) => { throw e; });`;
+}
 
 function runWorkers(
   n: number,
@@ -184,7 +188,7 @@ function runWorkers(
       reject(err);
     };
     for (let k = 0; k < n; k++) {
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir, source, holdOut } });
+      const worker = new Worker(workerBoot(), { eval: true, workerData: { seed, layout, dir, source, holdOut } });
       pool.push(worker);
       const feed = () => worker.postMessage(queue.shift() ?? null);
       worker.on('message', (reply: WorkerReply) => {
