@@ -100,6 +100,12 @@ const spec: CommandSpec<typeof options> = {
     'Extra --key=value settings go to the trainer (see nanovlm train --help).',
   allowExtra: true,
   options,
+  examples: [
+    'nanovlm main',
+    'nanovlm main --minutes 30 --name long',
+    'nanovlm main --extend --minutes 10',
+    'nanovlm main --model.image_size=224 --name px224',
+  ],
 };
 
 function manifestCount(dir: string): number {

@@ -29,6 +29,10 @@ function usage(): string {
     '',
     'commands:',
     ...rows,
+    '',
+    'examples:',
+    '  nanovlm main',
+    '  nanovlm generate --model runs/main/checkpoints/best --image picture.png',
   ].join('\n');
 }
 

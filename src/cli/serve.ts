@@ -55,6 +55,10 @@ const spec: CommandSpec<typeof options> = {
   usage:
     'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10] [--api-key KEY] [--allow-origin URL ...]',
   options,
+  examples: [
+    'nanovlm serve --model runs/main/checkpoints/best',
+    'nanovlm serve --model runs/main/checkpoints/best --host 0.0.0.0 --port 8080',
+  ],
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,6 +101,9 @@ test('npm pack ships dist/ with declarations, no tests; an installed copy works 
     assert.ok(out.exports > 10 && out.params > 0, JSON.stringify(out));
 
     writeFileSync(path.join(app, 'consumer.ts'), CONSUMER);
+    // The README's library snippet, as a user would paste it.
+    const snippet = readFileSync(path.join(repo, 'README.md'), 'utf8').match(/```ts\n([\s\S]*?)```/)![1]!;
+    writeFileSync(path.join(app, 'readme.ts'), snippet);
     const tsconfig = {
       compilerOptions: {
         module: 'NodeNext',
@@ -112,7 +115,7 @@ test('npm pack ships dist/ with declarations, no tests; an installed copy works 
         types: ['node'],
         typeRoots: [path.join(repo, 'node_modules', '@types')],
       },
-      files: ['consumer.ts'],
+      files: ['consumer.ts', 'readme.ts'],
     };
     writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify(tsconfig));
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
