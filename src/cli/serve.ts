@@ -13,6 +13,10 @@ const options = {
     help: 'model folder (config.json, model.safetensors, tokenizer.json, ...)',
     required: true,
   },
+  'model-name': {
+    type: 'string',
+    help: 'the name clients see and send (default: the run name for runs/<run>/checkpoints/best, else the folder name)',
+  },
   host: { type: 'string', help: 'address to listen on', default: SERVE_DEFAULTS.host },
   port: { type: 'integer', help: 'port (0: any free port)', default: SERVE_DEFAULTS.port },
   'max-batch': {
@@ -45,6 +49,7 @@ const options = {
     help: 'most connections open at once (more are closed at once)',
     default: SERVE_DEFAULTS.maxConnections,
   },
+  quiet: { type: 'boolean', help: 'no line per request (method, path, status, ms) on stdout' },
 } as const satisfies Schema;
 
 const spec: CommandSpec<typeof options> = {
@@ -57,7 +62,7 @@ const spec: CommandSpec<typeof options> = {
   options,
   examples: [
     'nanovlm serve --model runs/main/checkpoints/best',
-    'nanovlm serve --model runs/main/checkpoints/best --host 0.0.0.0 --port 8080',
+    'nanovlm serve --model runs/main/checkpoints/best --host 0.0.0.0 --port 8080 --model-name mini --quiet',
   ],
 };
 
@@ -69,6 +74,11 @@ export async function run(argv: string[]): Promise<number> {
   if (o.maxBatch < 1) throw new UserError(`--max-batch must be at least 1, got ${o.maxBatch}`, 2);
   if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
   if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
+  if (o.modelName !== undefined && !/^\S{1,200}$/.test(o.modelName))
+    throw new UserError(
+      `--model-name must be 1-200 characters without spaces, got "${o.modelName.slice(0, 50)}"`,
+      2,
+    );
   if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
   if (o.maxConnections < 1)
     throw new UserError(`--max-connections must be at least 1, got ${o.maxConnections}`, 2);
@@ -98,6 +108,8 @@ export async function run(argv: string[]): Promise<number> {
       apiKey: apiKey?.trim(),
       allowedOrigins: o.allowOrigin,
       maxConnections: o.maxConnections,
+      ...(o.modelName !== undefined && { modelId: o.modelName }),
+      ...(!o.quiet && { requestLog: (line: string) => console.log(line) }),
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -7,12 +7,22 @@
 // stopped) run with --help appended: their option names and values are parsed, their work has own tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main.ts';
-import { configFor, createModel, saveModel } from '../../src/model/index.ts';
+import { configFor, createModel, loadModel, saveModel } from '../../src/model/index.ts';
+import { startServer, type RunningServer } from '../../src/serve/index.ts';
 import { MIN_VOCAB_SIZE, trainTokenizer } from '../../src/tokenizer/index.ts';
 import { startFakeOpenAI, reply } from '../helpers/fake-openai.ts';
 
@@ -28,7 +38,7 @@ export function documentedCommands(markdown: string): string[] {
     const text = block[1]!.replace(/\\\n\s*/g, ' ');
     for (const line of text.split('\n')) {
       const cmd = line.replace(/\s+#.*$/, '').trim();
-      if (cmd) found.push(cmd);
+      if (cmd && !cmd.startsWith('#')) found.push(cmd);
     }
   }
   const prose = markdown.replace(/```[\s\S]*?```/g, '');
@@ -128,8 +138,29 @@ function cuts(argv: string[]): string[] {
   return [];
 }
 
+/** Runs a program without blocking this process (which serves the requests it may send). */
+function exec(file: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { encoding: 'utf8', timeout: 60_000 }, (e, stdout, stderr) =>
+      resolve({ status: e ? Number((e as NodeJS.ErrnoException).code ?? 1) || 1 : 0, stdout, stderr }),
+    );
+  });
+}
+
 const ran: string[] = [];
+/** The server the README's curl and client examples talk to (localhost:8080 in the docs). */
+let served: RunningServer | undefined;
+const atServer = (text: string) => text.replaceAll('localhost:8080', `127.0.0.1:${served!.port}`);
+
 async function runDocumented(line: string, where: string) {
+  if (!/^(nanovlm|npm) /.test(line) && !/^[A-Z_]+=\S+ nanovlm /.test(line)) {
+    // Any other shell line (curl, echo): through bash, against the running server.
+    const r = await exec('bash', ['-c', atServer(line)]);
+    ran.push(line);
+    assert.equal(r.status, 0, `${where}: \`${line}\` failed (${r.status}): ${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /"error"/, `${where}: \`${line}\`: ${r.stdout}`);
+    return;
+  }
   if (/^npm /.test(line)) {
     // `npm install && npm run main`, `npm test`, `npm run bench -- NAME`: the scripts exist; what they
     // run is tested by its own tests (the main job's in test/train/cli.test.ts).
@@ -239,7 +270,21 @@ test('every command in README.md and docs/eval.md runs as written', async () => 
   ]) {
     assert.ok(readme.includes(must), `found in README: ${must}\n${readme.join('\n')}`);
   }
-  for (const line of readme) await runDocumented(line, 'README.md');
+  served = await startServer(await loadModel('runs/main/checkpoints/best'), { port: 0, log: () => {} });
+  try {
+    for (const line of readme) await runDocumented(line, 'README.md');
+    // The README's JavaScript examples (the openai client), as files a user would run.
+    symlinkSync(path.join(repo, 'node_modules'), 'node_modules');
+    for (const [i, block] of [...README.matchAll(/```js\n([\s\S]*?)```/g)].entries()) {
+      writeFileSync(`readme-${i}.mjs`, atServer(block[1]!));
+      const r = await exec(process.execPath, [`readme-${i}.mjs`]);
+      assert.equal(r.status, 0, `README.md js block ${i}: ${r.stderr}`);
+      assert.ok(r.stdout.startsWith('The brown dog'), `README.md js block ${i}: ${r.stdout}`);
+      ran.push(`readme-${i}.mjs`);
+    }
+  } finally {
+    await served.close();
+  }
   const evalDoc = documentedCommands(EVAL_DOC);
   assert.ok(evalDoc.length >= 3);
   for (const line of evalDoc) {
@@ -268,6 +313,8 @@ test('the commands above really ran (not only their help)', () => {
     'eval complete --model runs/main/checkpoints/best --data data/scenes',
     'generate --model runs/main/checkpoints/best --image picture.png --prompt The dog',
     'eval report --in graded-mini.jsonl graded-blip.jsonl --out report/',
+    'curl -s localhost:8080/v1/chat/completions',
+    'readme-0.mjs',
   ]) {
     assert.ok(
       ran.some((r) => r.startsWith(must)),
