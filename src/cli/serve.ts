@@ -117,6 +117,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UserError(`${o.host}:${o.port} is already in use (pick another --port)`);
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
       throw new UserError(`cannot listen on ${o.host}:${o.port} (${code})`);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EINVAL')
+      throw new UserError(`--host: "${o.host}" is not an address or a name of this machine (${code})`, 2);
     throw e;
   }
   const server = running;

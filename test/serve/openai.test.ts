@@ -302,3 +302,22 @@ test('nanovlm serve: --model-name names the model; one log line per request unle
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('nanovlm serve: a bad --host is a usage error in one line, not a stack trace', () => {
+  for (const host of ['999.1.1.1', 'no-such-host.invalid']) {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'serve', '--model', model.dir, '--host', host, '--port', '0'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^nanovlm serve: --host: "${host.replace(/\./g, '\\.')}" is not an address`),
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
