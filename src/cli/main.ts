@@ -26,6 +26,10 @@ const commands: Record<
   generate: { summary: 'describe images with a trained model', load: () => import('./generate.ts') },
   eval: { summary: 'complete, judge, report and auto-evaluate', load: () => import('./eval.ts') },
   serve: { summary: 'HTTP API and web page for a trained model', load: () => import('./serve.ts') },
+  export: {
+    summary: 'an inference model folder from a checkpoint (no optimizer state)',
+    load: () => import('./export.ts'),
+  },
 };
 
 function usage(): string {

@@ -187,6 +187,9 @@ async function runDocumented(line: string, where: string) {
   const full = bare ? [...argv, '--help'] : [...argv, ...cuts(argv)];
   Object.assign(process.env, env);
   // Each training command as on a machine that has no run of that name yet (a rerun is refused, by design).
+  if (argv[0] === 'export' && argv.includes('--out')) {
+    rmSync(argv[argv.indexOf('--out') + 1]!, { recursive: true, force: true }); // an earlier example's export
+  }
   if (argv[0] === 'train' && !bare) {
     for (const name of readdirSync('runs'))
       if (name !== 'main') rmSync(path.join('runs', name), { recursive: true });
