@@ -3,8 +3,8 @@
 // picture.png, COCO files), so a documented command that fails cannot come back. Placeholders (DIR, FILE,
 // URL, N, TEXT) become fixture paths; --endpoint points at a local fake LLM. Sizes are cut where a command
 // as written would take minutes (--count of scenes, --steps of training): the cut flags are appended, so
-// the written ones are still parsed. `main` and `serve` (minutes of training, a server that runs until
-// stopped) run with --help appended: their option names and values are parsed, their work has own tests.
+// the written ones are still parsed. `main`, `eval scaling` and `serve` (minutes of training, a server
+// that runs until stopped) run with --help appended: their option names and values are parsed, their work has own tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -120,7 +120,7 @@ function concrete(line: string): { argv: string[]; env: Record<string, string> }
       if (flag === '--images') return 'train2017';
       return 'data/scenes';
     }
-    return { FILE: 'picture.png', URL: llm.url, N: '2', TEXT: 'The dog' }[w] ?? w;
+    return { FILE: 'picture.png', URL: llm.url, N: '2', M: '1', TEXT: 'The dog' }[w] ?? w;
   });
   return { argv, env };
 }
@@ -131,7 +131,7 @@ function cuts(argv: string[]): string[] {
     .filter((a) => !a.startsWith('-'))
     .slice(0, 2)
     .join(' ');
-  if (argv[0] === 'main' || argv[0] === 'serve') return ['--help'];
+  if (argv[0] === 'main' || argv[0] === 'serve' || cmd === 'eval scaling') return ['--help'];
   if (cmd === 'data scenes') return ['--count', argv.includes('data/scenes') ? '100' : '3', '--workers', '1'];
   if (argv[0] === 'train') return ['--steps', '1', '--batch-size', '2', '--model.image_size=64'];
   if (cmd === 'eval complete') return ['--count', '2', '--samples', '1'];
