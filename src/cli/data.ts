@@ -411,6 +411,7 @@ const packSpec = {
     'shard-mb': { type: 'integer', help: 'largest shard in MB', default: 256 },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
+  examples: ['nanovlm data pack --in data/scenes --out data/scenes-packed --image-size 112 --text short'],
 } satisfies CommandSpec<Schema>;
 
 async function pack(argv: string[]): Promise<number> {
