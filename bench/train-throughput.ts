@@ -47,7 +47,13 @@ async function dataFolder(): Promise<string> {
   }
   const count = Math.max(2000, Math.ceil(need / 0.85));
   console.log(`building ${count} scenes in data/bench-scenes ...`);
-  await generateScenes({ out: 'data/bench-scenes', count, seed: 1, workers: os.availableParallelism() });
+  await generateScenes({
+    out: 'data/bench-scenes',
+    count,
+    seed: 1,
+    workers: os.availableParallelism(),
+    overwrite: true,
+  });
   return 'data/bench-scenes';
 }
 

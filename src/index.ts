@@ -1,7 +1,7 @@
 /**
  * nanovlm as a library. The one obvious call:
  *   import { loadModel } from 'nanovlm';
- *   const vlm = await loadModel('runs/mini/model');
+ *   const vlm = await loadModel('runs/main/checkpoints/best');
  *   const { text } = await vlm.describe('picture.png', { prompt: 'In the picture', temperature: 0.7 });
  */
 export {

@@ -37,6 +37,8 @@ export interface CommandSpec<S extends Schema> {
   options: S;
   /** Accept `--key=value` pairs not in the schema; they are returned in `extra` (config overrides). */
   allowExtra?: boolean;
+  /** Whole command lines shown under "examples:" (test/cli/documented-commands runs each one). */
+  examples?: readonly string[];
 }
 
 export interface Parsed<S extends Schema> {
@@ -147,6 +149,7 @@ export function formatHelp(spec: CommandSpec<Schema>): string {
   lines.push(`  --help`.padEnd(34) + ' show this help');
   if (spec.allowExtra)
     lines.push('', '  --key=value                       override a config field (type-checked)');
+  if (spec.examples?.length) lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
   return lines.join('\n');
 }
 

@@ -58,8 +58,17 @@ const scenesSpec = {
       type: 'string',
       help: 'photo backgrounds shown only in the test split, comma-separated (e.g. picosdeeuropa,hills)',
     },
+    overwrite: {
+      type: 'boolean',
+      help: "write into a non-empty folder: replaces the scenes' own files from an earlier build, keeps all others",
+      default: false,
+    },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
+  examples: [
+    'nanovlm data scenes --out data/scenes --count 30000',
+    'nanovlm data scenes --out data/scenes --count 1000 --seed 2 --overwrite',
+  ],
 } satisfies CommandSpec<Schema>;
 
 async function scenes(argv: string[]): Promise<number> {
@@ -89,6 +98,7 @@ async function scenes(argv: string[]): Promise<number> {
           .map((x: string) => x.trim())
           .filter(Boolean)
       : [],
+    overwrite: o.overwrite,
     onProgress: (done: number) => bar.update(done),
   });
   bar.finish();
@@ -127,6 +137,9 @@ const cocoSpec = {
     force: { type: 'boolean', help: 'replace an existing output folder', default: false },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
+  examples: [
+    'nanovlm data coco --captions annotations/captions_train2017.json --images train2017 --out data/coco --test-count 500',
+  ],
 } satisfies CommandSpec<Schema>;
 
 async function coco(argv: string[]): Promise<number> {
@@ -218,6 +231,9 @@ const describeSpec = {
     'price-out': { type: 'number', help: 'USD per 1M completion tokens (overrides the built-in table)' },
     json: { type: 'boolean', help: 'print the summary as one JSON line', default: false },
   },
+  examples: [
+    'OPENAI_API_KEY=sk-... nanovlm data describe --in data/coco --kind short --endpoint https://api.openai.com/v1 --model gpt-4o --limit 100',
+  ],
 } satisfies CommandSpec<Schema>;
 
 async function describe(argv: string[]): Promise<number> {
@@ -308,9 +324,10 @@ async function describe(argv: string[]): Promise<number> {
 // ---------------------------------------------------------------------------------------------------------
 const checkSpec = {
   name: 'nanovlm data check',
+  usage: 'usage: nanovlm data check DIR [--size 224] [--skip-bad] [--json]',
   summary: 'Validate a dataset folder: every manifest record and every image (decoded at --size).',
   options: {
-    in: { type: 'string', help: 'dataset folder', required: true },
+    in: { type: 'string', help: 'dataset folder (or give it as DIR)' },
     size: { type: 'integer', help: 'decode size', default: 224 },
     'skip-bad': {
       type: 'boolean',
@@ -319,14 +336,25 @@ const checkSpec = {
     },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
+  examples: ['nanovlm data check data/scenes', 'nanovlm data check data/coco --skip-bad --json'],
 } satisfies CommandSpec<Schema>;
 
 async function check(argv: string[]): Promise<number> {
-  const o = parse(argv, checkSpec);
-  if (!o) return 0;
+  const p = parseCommand(argv, checkSpec, true);
+  if (!p) return 0;
+  const { options: o, positionals } = p;
+  if (positionals.length > 1 || (positionals.length && o.in !== undefined)) {
+    throw new UserError(
+      `nanovlm data check: give one dataset folder, got ${[o.in, ...positionals].filter(Boolean).join(', ')}`,
+      2,
+    );
+  }
+  const dir = positionals[0] ?? o.in;
+  if (dir === undefined)
+    throw new UserError('nanovlm data check: give the dataset folder: nanovlm data check DIR', 2);
   const { openDataset, imagePath, splitCounts } = await import('../data/dataset.ts');
   const { decodeImage } = await import('../data/image.ts');
-  const ds = openDataset(o.in, { skipBad: o.skipBad });
+  const ds = openDataset(dir, { skipBad: o.skipBad });
   const problems = [...ds.problems];
   const bar = new Progress({ total: ds.records.length, label: 'decoding', unit: 'images', quiet: o.json });
   let done = 0;
@@ -383,6 +411,7 @@ const packSpec = {
     'shard-mb': { type: 'integer', help: 'largest shard in MB', default: 256 },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
+  examples: ['nanovlm data pack --in data/scenes --out data/scenes-packed --image-size 112 --text short'],
 } satisfies CommandSpec<Schema>;
 
 async function pack(argv: string[]): Promise<number> {

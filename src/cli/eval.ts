@@ -31,7 +31,7 @@ const SUBCOMMANDS: Subcommands = {
 
 const EPILOG = [
   "The paper's table in three commands:",
-  '  nanovlm eval complete --model runs/mini/model --data data/scenes --out completions.jsonl',
+  '  nanovlm eval complete --model runs/main/checkpoints/best --data data/scenes --out completions.jsonl',
   '  nanovlm eval judge --in completions.jsonl --endpoint https://api.openai.com/v1 --model gpt-4o --out graded.jsonl',
   '  nanovlm eval report --in graded.jsonl --out report/',
 ];
@@ -70,6 +70,9 @@ const completeSpec = {
     'batch-size': { type: 'integer', help: 'completions generated together', default: 8 },
     json: { type: 'boolean', help: 'print the summary as JSON' },
   },
+  examples: [
+    'nanovlm eval complete --model runs/main/checkpoints/best --data data/scenes --kind short --samples 5 --out completions.jsonl',
+  ],
 } as const satisfies CommandSpec<Schema>;
 
 async function complete(argv: string[]): Promise<number> {
@@ -153,6 +156,9 @@ const judgeSpec = {
     },
     json: { type: 'boolean', help: 'print the summary as JSON' },
   },
+  examples: [
+    'OPENAI_API_KEY=sk-... nanovlm eval judge --in completions.jsonl --endpoint https://api.openai.com/v1 --model gpt-4o --out graded.jsonl',
+  ],
 } as const satisfies CommandSpec<Schema>;
 
 async function judge(argv: string[]): Promise<number> {
@@ -228,6 +234,7 @@ const reportSpec = {
     measures: { type: 'boolean', help: 'compute the no-LLM measures (--no-measures to skip)', default: true },
     json: { type: 'boolean', help: 'print the report as JSON instead of Markdown' },
   },
+  examples: ['nanovlm eval report --in graded.jsonl --out report/'],
 } as const satisfies CommandSpec<Schema>;
 
 async function report(argv: string[]): Promise<number> {
@@ -284,6 +291,7 @@ const autoSpec = {
     out: { type: 'string', help: 'write auto.md and auto.json here' },
     json: { type: 'boolean', help: 'print the result as JSON' },
   },
+  examples: ['nanovlm eval auto --model runs/main/checkpoints/best --data data/scenes --json'],
 } as const satisfies CommandSpec<Schema>;
 
 async function auto(argv: string[]): Promise<number> {

@@ -30,6 +30,10 @@ const spec: CommandSpec<typeof options> = {
   summary: 'Describe images with a trained model. Several images are described together in one batch.',
   usage: 'usage: nanovlm generate --model DIR --image FILE [--image FILE ...] [--prompt TEXT] [options]',
   options,
+  examples: [
+    'nanovlm generate --model runs/main/checkpoints/best --image picture.png',
+    'nanovlm generate --model runs/main/checkpoints/best --image picture.png --prompt "The brown dog" --temperature 0.7 --seed 1',
+  ],
 };
 
 export async function run(argv: string[]): Promise<number> {

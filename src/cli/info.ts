@@ -30,6 +30,12 @@ const spec: CommandSpec<typeof options> = {
   usage: 'usage: nanovlm info --model mini|base|large|tiny|DIR|config.json [--json] [--key=value ...]',
   options,
   allowExtra: true,
+  examples: [
+    'nanovlm info --model mini',
+    'nanovlm info --model base --json',
+    'nanovlm info --model runs/main/checkpoints/best',
+    'nanovlm info --model mini --image_tokens=all',
+  ],
 };
 
 /** A preset name, a model folder (its config.json) or a config file. */

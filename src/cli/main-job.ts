@@ -3,7 +3,8 @@
  *
  * 1. Scenes: `data/scenes/` with --count pictures (default 30,000). Reused when its manifest holds that
  *    many records; rebuilt when the count differs.
- * 2. Tokenizer: `data/scenes/tokenizer.json` (train split, all texts, 4096 tokens). Reused when present.
+ * 2. Tokenizer: `data/scenes/tokenizer.json` (train split, all texts, 4096 tokens). Reused when present,
+ *    also after the scenes were rebuilt (their words do not change with the count or seed).
  * 3. Training: mini on ShortDesc in `runs/<name>/` for --minutes (default 15), the schedule fitted to the
  *    budget. On a second run:
  *      - an unfinished run (stopped by Ctrl-C, a kill, or the clock) is resumed exactly, with --minutes
@@ -99,6 +100,12 @@ const spec: CommandSpec<typeof options> = {
     'Extra --key=value settings go to the trainer (see nanovlm train --help).',
   allowExtra: true,
   options,
+  examples: [
+    'nanovlm main',
+    'nanovlm main --minutes 30 --name long',
+    'nanovlm main --extend --minutes 10',
+    'nanovlm main --model.image_size=224 --name px224',
+  ],
 };
 
 function manifestCount(dir: string): number {
@@ -140,7 +147,6 @@ export async function run(argv: string[]): Promise<number> {
   // A folder of other pictures (its info.json says which) is rebuilt, not reused.
   const pictures = picturesOf(data);
   const have = pictures === null || pictures === source ? manifestCount(data) : -1;
-  let scenesBuilt = false;
   if (have === o.count) say(`scenes: reusing ${data} (${have} pictures)`);
   else {
     say(
@@ -154,17 +160,18 @@ export async function run(argv: string[]): Promise<number> {
       count: o.count,
       seed: o.scenesSeed,
       source,
+      overwrite: true, // only the scenes' own files are replaced; a tokenizer or a user's file stays
       onProgress: (done: number) => progress.update(done),
     });
     progress.finish();
     say(`scenes: ${r.count} pictures in ${r.seconds.toFixed(0)} s`);
-    scenesBuilt = true;
   }
   const dataset = openDataset(data);
 
   // 2. tokenizer
   const tokFile = path.join(data, 'tokenizer.json');
-  if (existsSync(tokFile) && !scenesBuilt) say(`tokenizer: reusing ${tokFile}`);
+  if (existsSync(tokFile))
+    say(`tokenizer: reusing ${tokFile}`); // never replaced: it may be a user's own
   else {
     const t = performance.now();
     const texts = dataset.records

@@ -1,5 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
 import { fileSystemError } from '../util/fs.ts';
+
+/** The package's version (src/cli and dist/cli are both two folders below package.json). */
+export function version(): string {
+  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+}
 
 /** Each command lives in its own file and exports `run(argv): Promise<number>`; loaded on demand. */
 const commands: Record<
@@ -20,6 +26,10 @@ const commands: Record<
   generate: { summary: 'describe images with a trained model', load: () => import('./generate.ts') },
   eval: { summary: 'complete, judge, report and auto-evaluate', load: () => import('./eval.ts') },
   serve: { summary: 'HTTP API and web page for a trained model', load: () => import('./serve.ts') },
+  export: {
+    summary: 'an inference model folder from a checkpoint (no optimizer state)',
+    load: () => import('./export.ts'),
+  },
 };
 
 function usage(): string {
@@ -29,10 +39,49 @@ function usage(): string {
     '',
     'commands:',
     ...rows,
+    '',
+    'options (before or after the command):',
+    '  --threads N   kernel threads (default: the CPUs this process may use; also NANOVLM_THREADS)',
+    '  --version     print the version',
+    '',
+    'examples:',
+    '  nanovlm main',
+    '  nanovlm generate --model runs/main/checkpoints/best --image picture.png',
   ].join('\n');
 }
 
+/**
+ * Takes `--threads N` (or `--threads=N`) out of argv, anywhere before a `--`, and hands it to the kernels'
+ * thread pool through NANOVLM_THREADS (read when the native backend loads, after this).
+ */
+function takeThreads(argv: string[]): string[] {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const i = argv.findIndex((a, k) => k < end && (a === '--threads' || a.startsWith('--threads=')));
+  if (i < 0) return argv;
+  const inline = argv[i]!.startsWith('--threads=');
+  const raw = inline ? argv[i]!.slice('--threads='.length) : argv[i + 1];
+  const n = Number(raw);
+  if (raw === undefined || !/^\d+$/.test(raw) || n < 1 || n > 256) {
+    throw new UserError(
+      `--threads: expected a whole number from 1 to 256, got ${JSON.stringify(raw ?? '')}`,
+      2,
+    );
+  }
+  process.env.NANOVLM_THREADS = String(n);
+  return [...argv.slice(0, i), ...argv.slice(i + (inline ? 1 : 2))];
+}
+
 export async function main(argv: string[]): Promise<number> {
+  try {
+    argv = takeThreads(argv);
+  } catch (e) {
+    console.error(`nanovlm: ${(e as Error).message}`);
+    return 2;
+  }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    console.log(`nanovlm ${version()}`);
+    return 0;
+  }
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     console.log(usage());

@@ -43,6 +43,7 @@ export async function ensureOodSet(
       count,
       seed,
       layout: 'free',
+      overwrite: true, // a set made with other settings: only the scenes' own files are replaced
       onProgress: (done: number) => progress.update(done),
     });
     progress.finish();

@@ -34,6 +34,10 @@ export const scalingSpec = {
     'Train mini/base/large on ShortDesc and LongDesc at equal training samples and at equal minutes, then ' +
     'measure in-distribution and out-of-distribution object scores, consistency, val perplexity and grammar. ' +
     'Writes scaling.md, scaling.png and scaling.json; finished runs are reused.',
+  examples: [
+    'nanovlm eval scaling',
+    'nanovlm eval scaling --models mini,base --texts short --samples 50000 --minutes 0',
+  ],
   usage:
     'usage: nanovlm eval scaling [--samples 100000] [--minutes 15] [--models mini,base,large] [--texts short,long] [--out runs/scaling]',
   options: {

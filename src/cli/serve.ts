@@ -14,6 +14,10 @@ const options = {
     help: 'model folder (config.json, model.safetensors, tokenizer.json, ...)',
     required: true,
   },
+  'model-name': {
+    type: 'string',
+    help: 'the name clients see and send (default: the run name for runs/<run>/checkpoints/best, else the folder name)',
+  },
   host: { type: 'string', help: 'address to listen on', default: SERVE_DEFAULTS.host },
   port: { type: 'integer', help: 'port (0: any free port)', default: SERVE_DEFAULTS.port },
   'max-batch': {
@@ -47,6 +51,7 @@ const options = {
     default: SERVE_DEFAULTS.maxConnections,
   },
   precision: precisionOption,
+  quiet: { type: 'boolean', help: 'no line per request (method, path, status, ms) on stdout' },
 } as const satisfies Schema;
 
 const spec: CommandSpec<typeof options> = {
@@ -57,6 +62,10 @@ const spec: CommandSpec<typeof options> = {
   usage:
     'usage: nanovlm serve --model DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--queue 64] [--timeout-ms 60000] [--max-body-mb 10] [--api-key KEY] [--allow-origin URL ...] [--precision fp32|bf16|auto]',
   options,
+  examples: [
+    'nanovlm serve --model runs/main/checkpoints/best',
+    'nanovlm serve --model runs/main/checkpoints/best --host 0.0.0.0 --port 8080 --model-name mini --quiet',
+  ],
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -67,6 +76,11 @@ export async function run(argv: string[]): Promise<number> {
   if (o.maxBatch < 1) throw new UserError(`--max-batch must be at least 1, got ${o.maxBatch}`, 2);
   if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
   if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
+  if (o.modelName !== undefined && !/^\S{1,200}$/.test(o.modelName))
+    throw new UserError(
+      `--model-name must be 1-200 characters without spaces, got "${o.modelName.slice(0, 50)}"`,
+      2,
+    );
   if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
   if (o.maxConnections < 1)
     throw new UserError(`--max-connections must be at least 1, got ${o.maxConnections}`, 2);
@@ -97,6 +111,8 @@ export async function run(argv: string[]): Promise<number> {
       apiKey: apiKey?.trim(),
       allowedOrigins: o.allowOrigin,
       maxConnections: o.maxConnections,
+      ...(o.modelName !== undefined && { modelId: o.modelName }),
+      ...(!o.quiet && { requestLog: (line: string) => console.log(line) }),
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -104,6 +120,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UserError(`${o.host}:${o.port} is already in use (pick another --port)`);
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
       throw new UserError(`cannot listen on ${o.host}:${o.port} (${code})`);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EINVAL')
+      throw new UserError(`--host: "${o.host}" is not an address or a name of this machine (${code})`, 2);
     throw e;
   }
   const server = running;

@@ -37,6 +37,10 @@ const trainSpec = {
     'skip-bad': { type: 'boolean', help: 'skip bad manifest records instead of failing' },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
+  examples: [
+    'nanovlm tokenizer train --data data/scenes --vocab 4096',
+    'nanovlm tokenizer train --data data/scenes --text short --vocab 2048 --out short-tokenizer.json',
+  ],
 } satisfies CommandSpec<Schema>;
 
 const encodeSpec = {
@@ -47,6 +51,7 @@ const encodeSpec = {
     tokenizer: { type: 'string', help: 'tokenizer.json, or a folder holding one', required: true },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
+  examples: ['nanovlm tokenizer encode --tokenizer data/scenes "A red ball is on the grass."'],
 } satisfies CommandSpec<Schema>;
 
 const SUBCOMMANDS: Subcommands = {

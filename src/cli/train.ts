@@ -73,6 +73,10 @@ const spec: CommandSpec<typeof options> = {
     'Ctrl-C stops after the current step and writes a checkpoint; --resume continues exactly.',
   allowExtra: true,
   options,
+  examples: [
+    'nanovlm train --data data/scenes --model mini --text short',
+    'nanovlm train --data data/scenes --model mini --minutes 30 --name mini-30m --warmup-steps=200',
+  ],
 };
 
 /** The explicitly given options that are training keys, as overrides (so a config file's values survive defaults). */

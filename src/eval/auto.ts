@@ -74,6 +74,7 @@ export async function runAuto(opts: AutoOptions, loaded?: VisionLanguageModel): 
 
   const texts: string[] = [];
   const batch = Math.max(1, opts.batchSize ?? 16);
+  opts.onProgress?.('describe', 0, chosen.length); // the clock starts here, not at the first batch's end
   for (let b = 0; b < chosen.length; b += batch) {
     const part = chosen.slice(b, b + batch);
     const res = await vlm.describeBatch(

@@ -127,7 +127,8 @@ export async function generate(
     const textLens = requests.map((r) => 1 + (r.prefix?.length ?? 0));
     const T = nImg + Math.max(...textLens);
     const pad = Int32Array.from(textLens, (n) => T - nImg - n);
-    const cache = new KVCache(cfg.n_layer, B, nImg + cfg.max_text_len, C);
+    // A left-padded row's positions start after its padding: the cache holds the longest padding too.
+    const cache = new KVCache(cfg.n_layer, B, Math.max(...pad) + nImg + cfg.max_text_len, C);
     const scratch = new DecoderScratch();
     const x = new Float32Array(B * T * C);
     const wte = model.decoder.wte.weight.f;

@@ -1,15 +1,20 @@
 /**
  * OpenAI-compatible chat completions: POST /v1/chat/completions and GET /v1/models.
  *
- * The model describes one image. A request carries exactly one image, as an `image_url` content part
- * holding a data: URL (the server fetches nothing and reads no files). The text parts of the last user
- * message become the start of the description, which the model continues; the answer's content is the
- * continuation. System and assistant messages are accepted and ignored (the model follows no
- * instructions). Supported: max_tokens (or max_completion_tokens), temperature, top_p, seed, stream
+ * The model describes one image; it answers no questions and follows no instructions. A request carries
+ * exactly one image, as an `image_url` content part holding a data: URL (the server fetches nothing and
+ * reads no files). The text of the last user message is read in one of two ways (`readUserText`):
+ *   - a question or an instruction ("What animals are in this picture?", "Describe the image.") gets a
+ *     description written from the start;
+ *   - any other text is the start of the description ("The brown dog"): the answer is the whole
+ *     description, that start included.
+ * The answer never begins with a space. System and assistant messages are accepted and ignored.
+ * Supported: max_tokens (or max_completion_tokens), temperature, top_p, seed, stream
  * (+ stream_options.include_usage), n = 1. Other fields are refused by name.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import { readBody } from './body.ts';
 import { contextTokens, promptTokens, startJob, type ServeContext } from './context.ts';
 import { badRequest, HttpError } from './http-error.ts';
@@ -37,6 +42,33 @@ interface ChatRequest {
   image: Buffer;
   stream: boolean;
   includeUsage: boolean;
+}
+
+/** Words that open a question or a request rather than a description. */
+const ASKING =
+  /^(what|which|who|whom|whose|where|when|why|how|is|are|was|were|do|does|did|can|could|would|will|should|may|might|tell|describe|explain|list|name|show|give|write|caption|say|identify|count|find|look|please|summari[sz]e|generate|create|provide|help)\b/i;
+
+/**
+ * The user's text as the model can use it: a question or an instruction (ends with "?" or ":", or opens
+ * with a question or request word) asks for a description from the start (prompt ''); anything else is
+ * the description's start.
+ */
+export function readUserText(text: string): { prompt: string; asked: boolean } {
+  const t = text.trim();
+  if (t && (/[?:]$/.test(t) || ASKING.test(t))) return { prompt: '', asked: true };
+  return { prompt: t, asked: false };
+}
+
+/**
+ * The name clients see when none is given: a training checkpoint (`runs/<run>/checkpoints/best`) is
+ * named after its run (`<run>-<checkpoint>` for other checkpoints); any other folder by its own name.
+ */
+export function defaultModelId(dir: string | undefined): string {
+  if (!dir) return 'nanovlm';
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  const [run, checkpoints, name] = parts.slice(-3);
+  if (checkpoints === 'checkpoints' && run && name) return name === 'best' ? run : `${run}-${name}`;
+  return parts.at(-1) ?? 'nanovlm';
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -121,7 +153,7 @@ function readMessages(messages: unknown): { image: Buffer; prompt: string } {
         image = decodeImageString(p.url, `${where}.content[${j}].image_url.url`);
       }
     });
-    prompt = texts.join(' ').trim();
+    prompt = readUserText(texts.join(' ')).prompt;
   });
   if (!image)
     throw badRequest('no image: add an image_url content part (a data: URL) to a user message', 'messages');
@@ -199,6 +231,8 @@ export async function handleChat(
     return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   };
   const finish = (reason: string) => (reason === 'stop' ? 'stop' : 'length');
+  // The whole description: the given start (if any) and what the model wrote, never a leading space.
+  const answer = (d: { fullText: string }) => d.fullText.trimStart();
 
   if (!chat.stream) {
     const d = await startJob(ctx, { pixels, sampling: chat.sampling, signal });
@@ -210,7 +244,7 @@ export async function handleChat(
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: d.text, refusal: null },
+          message: { role: 'assistant', content: answer(d), refusal: null },
           logprobs: null,
           finish_reason: finish(d.finishReason),
         },
@@ -229,21 +263,21 @@ export async function handleChat(
   });
   let sse: SseStream | undefined;
   let streamed = '';
-  const pending = startJob(ctx, {
-    pixels,
-    sampling: chat.sampling,
-    signal,
-    onToken: (text) => {
-      streamed += text;
-      sse?.send(chunk({ content: text }, null));
-    },
-  });
+  const send = (text: string) => {
+    const piece = streamed ? text : text.trimStart();
+    if (!piece) return;
+    streamed += piece;
+    sse?.send(chunk({ content: piece }, null));
+  };
+  const pending = startJob(ctx, { pixels, sampling: chat.sampling, signal, onToken: send });
   sse = new SseStream(res);
   sse.send(chunk({ role: 'assistant', content: '' }, null));
+  send(chat.sampling.prompt);
   try {
     const d = await pending;
-    if (d.text.length > streamed.length && d.text.startsWith(streamed))
-      sse.send(chunk({ content: d.text.slice(streamed.length) }, null));
+    const full = answer(d);
+    if (full.length > streamed.length && full.startsWith(streamed))
+      sse.send(chunk({ content: full.slice(streamed.length) }, null));
     sse.send(chunk({}, finish(d.finishReason)));
     if (chat.includeUsage)
       sse.send({

@@ -12,7 +12,6 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { VisionLanguageModel } from '../model/index.ts';
 import { Batcher } from './batcher.ts';
 import type { ServeContext } from './context.ts';
@@ -20,7 +19,7 @@ import { handleDescribe } from './describe.ts';
 import { ClientGone, HttpError, RequestTimeout } from './http-error.ts';
 import { DEFAULT_MAX_IMAGE_PIXELS } from './image-input.ts';
 import { Metrics } from './metrics.ts';
-import { handleChat, handleModels } from './openai.ts';
+import { defaultModelId, handleChat, handleModels } from './openai.ts';
 import { checkApiKey, checkOrigin, corsHeaders } from './guard.ts';
 import { sendError, sendJson } from './respond.ts';
 
@@ -35,7 +34,7 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   maxImagePixels?: number;
   batchWindowMs?: number;
-  /** Name shown to clients; default: the model folder's name. */
+  /** Name shown to clients; default: the run's name for a checkpoint, else the folder's (defaultModelId). */
   modelId?: string;
   /** Where unexpected errors are reported (default: stderr). */
   log?: (line: string) => void;
@@ -47,6 +46,8 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Time a client has to send its request headers (slow-header connections are closed after it). */
   headersTimeoutMs?: number;
+  /** Gets one line per finished request: method, path, status, milliseconds (default: none). */
+  requestLog?: (line: string) => void;
 }
 
 export const SERVE_DEFAULTS = {
@@ -104,7 +105,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
   });
   const ctx: ServeContext = {
     vlm,
-    modelId: opts.modelId ?? (vlm.dir ? path.basename(path.resolve(vlm.dir)) : 'nanovlm'),
+    modelId: opts.modelId ?? defaultModelId(vlm.dir),
     created: Math.floor(Date.now() / 1000),
     batcher,
     metrics,
@@ -190,11 +191,10 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
       clearTimeout(timer);
       active.delete(ac);
       if (!res.writableFinished) ac.abort(new ClientGone());
-      metrics.request(
-        routeLabel,
-        res.writableFinished ? res.statusCode : 499,
-        (performance.now() - t0) / 1000,
-      );
+      const status = res.writableFinished ? res.statusCode : 499;
+      const ms = performance.now() - t0;
+      metrics.request(routeLabel, status, ms / 1000);
+      opts.requestLog?.(`${req.method} ${url.pathname.slice(0, 200)} ${status} ${ms.toFixed(0)} ms`);
     });
     if (closing) res.setHeader('Connection', 'close');
     try {

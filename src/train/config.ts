@@ -5,7 +5,7 @@
  * (`--n_layer=2`). Every value is checked after the overrides; unknown keys are rejected.
  */
 import { existsSync } from 'node:fs';
-import { applyOverrides } from '../util/overrides.ts';
+import { applyOverrides, flagName } from '../util/overrides.ts';
 import { UserError } from '../util/errors.ts';
 import { readJson } from '../util/fs.ts';
 import {
@@ -154,7 +154,8 @@ export function validateTrainConfig(obj: unknown, where = 'training config'): Tr
   const c = { ...DEFAULT_TRAIN, ...o } as TrainConfig;
   const bad = (k: string, what: string) =>
     new UserError(
-      `${where}: "${k}" must be ${what}, got ${JSON.stringify((c as unknown as Record<string, unknown>)[k])}`,
+      `${where}: ${flagName(k)} ("${k}") must be ${what}, got ${JSON.stringify((c as unknown as Record<string, unknown>)[k])}`,
+      2,
     );
   for (const [k, def] of Object.entries(DEFAULT_TRAIN)) {
     const v = (c as unknown as Record<string, unknown>)[k];

@@ -9,6 +9,7 @@ import { backend } from '../tensor/backends/index.ts';
 import type { DataLoader } from '../data/loader.ts';
 import { Progress } from '../util/progress.ts';
 import { OPTIMIZER_FILE, TRAINER_STATE, writeCheckpoint } from './checkpoint.ts';
+import { MODEL_CARD, modelCard } from './model-card.ts';
 import { writeLossCurve } from './curve.ts';
 import { MetricsLog, round } from './metrics.ts';
 import { saveModelFolder } from './model-bridge.ts';
@@ -147,6 +148,7 @@ export class Checkpointer {
         const { tensors, metadata } = this.optimizer.stateDict();
         await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensors, metadata);
         writeFileSync(path.join(tmp, TRAINER_STATE), JSON.stringify(state, null, 2) + '\n');
+        writeFileSync(path.join(tmp, MODEL_CARD), modelCard(state));
       },
       { best: opts.best },
     );

@@ -10,6 +10,12 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 export interface LineSeries {
   name: string;
   points: [number, number][];
+  /** A fixed colour (default: the palette, by position). */
+  color?: string;
+  /** Draw every point as a dot (default: only when there are few points). */
+  markers?: boolean;
+  /** Line width (default 1.6; 0 draws the dots only). */
+  lineWidth?: number;
 }
 export interface LinePlotOptions {
   series: LineSeries[];
@@ -49,6 +55,27 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
     ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/**
+ * Ticks for a log10 axis covering [lo, hi] (values > 0), one tick at or below lo and one at or above hi:
+ * decades, 1-2-5 steps, or every digit when the range is narrow. Returns the tick values.
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  if (!(lo > 0)) lo = 1e-12;
+  if (!(hi > lo)) hi = lo * 10;
+  // The densest of decades, 1-2-5 steps and every digit that stays readable (at most 8 ticks).
+  let best: number[] = [];
+  for (const mantissas of [[1], [1, 2, 5], [1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    const all: number[] = [];
+    for (let e = Math.floor(Math.log10(lo)) - 1; e <= Math.ceil(Math.log10(hi)) + 1; e++)
+      for (const m of mantissas) all.push(Number((m * 10 ** e).toPrecision(6)));
+    const below = all.filter((v) => v <= lo).at(-1) ?? all[0]!;
+    const above = all.find((v) => v >= hi) ?? all.at(-1)!;
+    const ticks = all.filter((v) => v >= below && v <= above);
+    if (!best.length || ticks.length <= 8) best = ticks;
+  }
+  return best.length <= 12 ? best : best.filter((_, i) => i % 2 === 0 || i === best.length - 1);
 }
 
 const fmt = (v: number): string =>
@@ -91,29 +118,68 @@ function render(svg: string[]): Buffer {
   return new Resvg(svg.join('\n'), { font: { loadSystemFonts: true } }).render().asPng();
 }
 
-function legend(f: Frame, names: string[]): void {
+function legend(
+  f: Frame,
+  names: string[],
+  colors: string[] = names.map((_, i) => PALETTE[i % PALETTE.length]!),
+): void {
   names.forEach((name, i) => {
     const y = f.top + 8 + i * 16;
     const x = f.left + f.plotW - 150;
-    f.svg.push(`<rect x="${x}" y="${y - 8}" width="12" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    f.svg.push(`<rect x="${x}" y="${y - 8}" width="12" height="10" fill="${colors[i]}"/>`);
     f.svg.push(`<text x="${x + 18}" y="${y + 1}">${esc(name)}</text>`);
   });
 }
 
 /** A line chart of one or more series (e.g. train and val loss against step). */
 export function linePlotPng(opts: LinePlotOptions): Buffer {
-  const { width = 720, height = 420 } = opts;
+  return linePlotsPng([opts], { width: opts.width, height: opts.height });
+}
+
+/** Several line charts side by side in one picture (e.g. the loss beside the image gain). */
+export function linePlotsPng(
+  panels: LinePlotOptions[],
+  size: { width?: number; height?: number } = {},
+): Buffer {
+  return render(linePlotsSvg(panels, size));
+}
+
+/** The SVG of linePlotsPng, without its closing tag (tests read it). */
+export function linePlotsSvg(
+  panels: LinePlotOptions[],
+  size: { width?: number; height?: number } = {},
+): string[] {
+  const { width = 720 * panels.length, height = 420 } = size;
+  const panelW = width / panels.length;
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  panels.forEach((p, k) => {
+    svg.push(
+      `<g transform="translate(${(k * panelW).toFixed(1)} 0)">`,
+      ...linePanel(p, panelW, height),
+      '</g>',
+    );
+  });
+  return svg;
+}
+
+function linePanel(opts: LinePlotOptions, width: number, height: number): string[] {
   const f = frame(width, height, opts.title, opts.xLabel, opts.yLabel);
+  f.svg.splice(0, 2); // the panel goes inside the picture's <svg>
   const pts = opts.series
     .flatMap((s) => s.points)
-    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logY || y > 0));
   const ty = (y: number): number => (opts.logY ? Math.log10(Math.max(y, 1e-12)) : y);
   const xs = pts.map((p) => p[0]);
-  const ys = pts.map((p) => ty(p[1]));
+  const ys = pts.map((p) => p[1]);
   const [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  const [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  const [v0, v1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : opts.logY ? [1, 10] : [0, 1];
   const xt = niceTicks(x0, x1 > x0 ? x1 : x0 + 1);
-  const yt = niceTicks(y0, y1 > y0 ? y1 : y0 + 1);
+  // Tick positions in plotted units (log10 of the value on a log axis).
+  const yt = opts.logY ? logTicks(v0, v1).map(Math.log10) : niceTicks(v0, v1 > v0 ? v1 : v0 + 1);
+  const [y0, y1] = [ty(v0), ty(v1)];
   const [xa, xb] = [Math.min(x0, xt[0]!), Math.max(x1, xt[xt.length - 1]!)];
   const [ya, yb] = [Math.min(y0, yt[0]!), Math.max(y1, yt[yt.length - 1]!)];
   const sx = (x: number): number => f.left + ((x - xa) / (xb - xa || 1)) * f.plotW;
@@ -123,8 +189,8 @@ export function linePlotPng(opts: LinePlotOptions): Buffer {
     f.svg.push(
       `<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${syRaw(v)}" y2="${syRaw(v)}" stroke="#e5e7eb"/>`,
     );
-    const label = opts.logY ? fmt(10 ** v) : fmt(v);
-    f.svg.push(`<text x="${f.left - 6}" y="${syRaw(v) + 4}" text-anchor="end">${label}</text>`);
+    const label = opts.logY ? fmt(Number((10 ** v).toPrecision(6))) : fmt(v);
+    f.svg.push(`<text x="${f.left - 6}" y="${syRaw(v) + 4}" text-anchor="end" class="ytick">${label}</text>`);
   }
   for (const v of xt) {
     f.svg.push(`<text x="${sx(v)}" y="${f.top + f.plotH + 16}" text-anchor="middle">${fmt(v)}</text>`);
@@ -132,20 +198,27 @@ export function linePlotPng(opts: LinePlotOptions): Buffer {
   f.svg.push(
     `<rect x="${f.left}" y="${f.top}" width="${f.plotW}" height="${f.plotH}" fill="none" stroke="#6b7280"/>`,
   );
+  const colors = opts.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length]!);
   opts.series.forEach((s, i) => {
-    const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    const good = s.points.filter(
+      ([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logY || y > 0),
+    );
     if (!good.length) return;
-    const color = PALETTE[i % PALETTE.length];
+    const color = colors[i]!;
+    const lineWidth = s.lineWidth ?? 1.6;
     const d = good.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-    f.svg.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"/>`);
-    if (good.length < 40)
-      for (const [x, y] of good) f.svg.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${color}"/>`);
+    if (lineWidth > 0)
+      f.svg.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${lineWidth}"/>`);
+    if (s.markers ?? good.length < 40)
+      for (const [x, y] of good)
+        f.svg.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"/>`);
   });
   legend(
     f,
     opts.series.map((s) => s.name),
+    colors,
   );
-  return render(f.svg);
+  return f.svg;
 }
 
 /** A grouped bar chart (e.g. mean grade per dimension, one bar per system), with optional error bars. */

@@ -192,13 +192,16 @@ test('generateScenes writes the dataset folder; worker threads give the same byt
   }
 });
 
-test('generateScenes refuses bad options and replaces only its own earlier output unless told', async () => {
+test('generateScenes refuses bad options and a non-empty folder unless told', async () => {
   const dir = tmp();
   try {
     const busy = path.join(dir, 'busy');
     mkdirSync(busy);
     writeFileSync(path.join(busy, 'notes.txt'), 'mine');
-    await assert.rejects(generateScenes({ out: busy, count: 5, workers: 0 }), (e) => e instanceof UserError && /not empty/.test(e.message));
+    await assert.rejects(
+      generateScenes({ out: busy, count: 5, workers: 0 }),
+      (e) => e instanceof UserError && /not empty; choose a new folder, or pass --overwrite/.test(e.message),
+    );
     assert.deepEqual(readdirSync(busy), ['notes.txt']);
     await assert.rejects(generateScenes({ out: path.join(dir, 'x'), count: 0 }), UserError);
     await assert.rejects(generateScenes({ out: path.join(dir, 'x'), count: 2.5 }), UserError);
@@ -207,13 +210,70 @@ test('generateScenes refuses bad options and replaces only its own earlier outpu
     const file = path.join(dir, 'file');
     writeFileSync(file, '');
     await assert.rejects(generateScenes({ out: file, count: 5 }), /not a folder/);
-    // An earlier scenes data set is replaced whole; any other folder only when asked.
+    const empty = path.join(dir, 'empty');
+    mkdirSync(empty);
+    await generateScenes({ out: empty, count: 2, workers: 0 });
+    assert.deepEqual(readdirSync(empty).sort(), ['images', 'info.json', 'manifest.jsonl']);
+    assert.deepEqual(readdirSync(dir).sort(), ['busy', 'empty', 'file'], 'temporary folders were left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('overwriting replaces only the scenes\' own files: a tokenizer.json and a user\'s files stay', async () => {
+  const dir = tmp();
+  try {
     const ds = path.join(dir, 'ds');
     await generateScenes({ out: ds, count: 12, seed: 1, workers: 0 });
-    await generateScenes({ out: ds, count: 3, seed: 2, workers: 0 });
-    assert.equal(readdirSync(path.join(ds, 'images')).length, 3);
+    const mine = {
+      'tokenizer.json': '{"model":{}}',
+      'notes.txt': 'my notes',
+      'images/cover.png': 'my picture',
+    };
+    for (const [f, text] of Object.entries(mine)) writeFileSync(path.join(ds, f), text);
+    // A rerun without the flag is refused, even over its own earlier build.
+    await assert.rejects(
+      generateScenes({ out: ds, count: 3, seed: 2, workers: 0 }),
+      /holds scenes from an earlier build; choose a new folder, or pass --overwrite/,
+    );
+    assert.equal(readdirSync(path.join(ds, 'images')).length, 13);
+    await generateScenes({ out: ds, count: 3, seed: 2, workers: 0, overwrite: true });
+    for (const [f, text] of Object.entries(mine)) assert.equal(readFileSync(path.join(ds, f), 'utf8'), text, f);
+    assert.deepEqual(readdirSync(path.join(ds, 'images')).sort(), ['000001.png', '000002.png', '000003.png', 'cover.png']);
+    const info = JSON.parse(readFileSync(path.join(ds, 'info.json'), 'utf8'));
+    assert.equal(info.count, 3);
+    assert.equal(info.seed, 2);
+    const fresh = path.join(dir, 'fresh');
+    await generateScenes({ out: fresh, count: 3, seed: 2, workers: 0 });
+    for (const f of ['manifest.jsonl', 'images/000001.png', 'images/000003.png']) {
+      assert.ok(readFileSync(path.join(ds, f)).equals(readFileSync(path.join(fresh, f))), `${f} is the new build's`);
+    }
+    assert.deepEqual(readdirSync(dir).sort(), ['ds', 'fresh'], 'temporary folders were left behind');
+
+    // A folder that never held scenes: written into beside the user's files, none removed.
+    const busy = path.join(dir, 'busy');
+    mkdirSync(busy);
+    writeFileSync(path.join(busy, 'notes.txt'), 'mine');
     await generateScenes({ out: busy, count: 2, seed: 2, workers: 0, overwrite: true });
-    assert.deepEqual(readdirSync(busy).sort(), ['images', 'info.json', 'manifest.jsonl']);
+    assert.deepEqual(readdirSync(busy).sort(), ['images', 'info.json', 'manifest.jsonl', 'notes.txt']);
+
+    // Someone else's file where a new scene file goes: refused before anything is written or removed.
+    const other = path.join(dir, 'other');
+    mkdirSync(path.join(other, 'images'), { recursive: true });
+    writeFileSync(path.join(other, 'manifest.jsonl'), '{"id":"mine"}\n');
+    writeFileSync(path.join(other, 'images', '000002.png'), 'mine');
+    await assert.rejects(
+      generateScenes({ out: other, count: 2, workers: 0, overwrite: true }),
+      /other\/manifest\.jsonl: not written by nanovlm data scenes/,
+    );
+    assert.equal(readFileSync(path.join(other, 'manifest.jsonl'), 'utf8'), '{"id":"mine"}\n');
+    assert.deepEqual(readdirSync(path.join(other, 'images')), ['000002.png']);
+    rmSync(path.join(other, 'manifest.jsonl'));
+    await assert.rejects(
+      generateScenes({ out: other, count: 2, workers: 0, overwrite: true }),
+      /000002\.png: not written by nanovlm data scenes/,
+    );
+    assert.equal(readFileSync(path.join(other, 'images', '000002.png'), 'utf8'), 'mine');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -223,6 +223,7 @@ test('perplexity equals exp of the per-token loss computed one sample at a time'
 
 test('auto: offline measures of a model (objects, ROUGE, memorisation, grammar, perplexity)', async () => {
   const f = await fixture();
+  const events: [string, number, number][] = [];
   try {
     const r = await runAuto({
       modelDir: f.modelDir,
@@ -233,8 +234,17 @@ test('auto: offline measures of a model (objects, ROUGE, memorisation, grammar, 
       seed: 0,
       pplSamples: 3,
       maxNewTokens: 10,
+      onProgress: (stage, done, total) => events.push([stage, done, total]),
     });
     assert.equal(r.descriptions, 4);
+    // The describe stage reports its start (0 done), so a progress bar's rate counts the first batch's time.
+    assert.deepEqual(
+      events.filter(([s]) => s === 'describe'),
+      [
+        ['describe', 0, 4],
+        ['describe', 4, 4],
+      ],
+    );
     const m = r.measures;
     assert.equal(m.texts, 4);
     assert.equal(m.objects!.images, 4);

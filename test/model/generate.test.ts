@@ -184,3 +184,22 @@ test('bad requests are refused with a reason', async () => {
   await assert.rejects(generate(model, [{ image, temperature: -1 }]), /temperature must be >= 0/);
   await assert.rejects(generate(model, [{ image, topP: 0 }]), /topP must be in \(0, 1\]/);
 });
+
+test('a batch of short and long prompts each runs to its own room in max_text_len (the padding fits the cache)', async () => {
+  const model = tinyModel({}, 6);
+  const cfg = model.config;
+  const images = randomImages(2, cfg.image_size);
+  const long = Array.from({ length: 10 }, (_, i) => 4 + (i % (cfg.vocab_size - 4)));
+  const results = await generate(
+    model,
+    [
+      { image: imageAt(images, 0), prefix: [5], temperature: 0, maxNewTokens: 1000 },
+      { image: imageAt(images, 1), prefix: long, temperature: 0, maxNewTokens: 1000 },
+    ],
+    { suppressTokens: [cfg.eos_token_id] },
+  );
+  // BOS + prefix + new tokens fill max_text_len, the last new token needing no position of its own.
+  assert.equal(results[0]!.ids.length, cfg.max_text_len - 2 + 1);
+  assert.equal(results[1]!.ids.length, cfg.max_text_len - 11 + 1);
+  assert.ok(results.every((r) => r.finishReason === 'length'));
+});

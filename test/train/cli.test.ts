@@ -21,10 +21,16 @@ test('train: bad settings are rejected with the key named', async () => {
   await assert.rejects(run([...base, '--warmup-stepz=3']), /unknown setting --warmup-stepz/);
   await assert.rejects(run([...base, '--lr=fast']), /--lr: expected a number, got "fast"/);
   await assert.rejects(run([...base, '--beta1=fast']), /beta1 must be a number, got "fast"/);
-  await assert.rejects(run([...base, '--skip-bad=maybe']), /skipBad must be true or false/);
-  await assert.rejects(run([...base, '--batch-size', '0']), /"batchSize" must be at least 1/);
+  await assert.rejects(run([...base, '--skip-bad=maybe']), /--skip-bad must be true or false/);
+  await assert.rejects(
+    run([...base, '--batch-size', '0']),
+    /--batch-size \("batchSize"\) must be at least 1/,
+  );
   await assert.rejects(run([...base, '--steps=2.5']), /--steps: expected an integer/);
-  await assert.rejects(run([...base, '--eval-every=2.5']), /"evalEvery" must be a non-negative integer/);
+  await assert.rejects(
+    run([...base, '--eval-every=2.5']),
+    /--eval-every \("evalEvery"\) must be a non-negative integer/,
+  );
   await assert.rejects(run([...base, '--model.n_head=3']), /"n_embd" 32 is not divisible by "n_head" 3/);
   await assert.rejects(run([...base, '--text', 'medium']), /--text: expected one of short, long, both/);
   await assert.rejects(

@@ -35,7 +35,7 @@ test('overrides: training keys (kebab, camel or dotted), model keys (bare or dot
   assert.throws(() => resolveConfig({ model: 'tiny', overrides: [['nope', '1']] }), /unknown setting --nope/);
   assert.throws(
     () => resolveConfig({ model: 'tiny', overrides: [['minLr', '0.5']] }),
-    /"minLr" must be between 0 and lr/,
+    /--min-lr \("minLr"\) must be between 0 and lr/,
   );
   assert.throws(
     () => resolveConfig({ model: 'tiny', overrides: [['model.dropout', '1.5']] }),

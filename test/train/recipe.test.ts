@@ -47,6 +47,6 @@ test('--key=value overrides go on top of a recipe; a bad recipe value names the 
   const bad = { name: 'broken', train: { batchSize: 0 }, model: {} };
   assert.throws(
     () => resolveConfig({ model: 'mini', recipe: bad }),
-    /recipe "broken": "batchSize" must be at least 1/,
+    /recipe "broken": --batch-size \("batchSize"\) must be at least 1/,
   );
 });

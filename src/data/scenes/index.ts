@@ -3,13 +3,13 @@
  * (`manifest.jsonl` + `images/000001.png` ...) of composed 224×224 pictures with five adult captions, a
  * ShortDesc and a LongDesc each, rendering on worker threads; the same seed gives the same bytes.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../../util/errors.ts';
-import { writeDirAtomic } from '../../util/fs.ts';
+import { tempSibling } from '../../util/fs.ts';
 import { THINGS } from './catalog.ts';
 import { measureTexts as measure, type TextRecord, type TextStats } from './measure.ts';
 import { checkPhotoPackages } from '../photos/packages.ts';
@@ -17,6 +17,7 @@ import { BACKDROPS, PHOTO_PACKAGES } from '../photos/catalog.ts';
 import { SCENE_SOURCES, renderRange, type SceneSource } from './range.ts';
 import { SPLIT_BLOCK, sceneRecord } from './record.ts';
 import { LAYOUTS, type LayoutId } from './types.ts';
+import { SCENES_SOURCE, checkOutFolder, installScenes } from './output.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
 
 export { SCENE_SOURCES, isPhotoIndex, type SceneSource } from './range.ts';
@@ -30,8 +31,8 @@ export { LENGTH_RULES, meetsLengthRule, isFamiliarWord, type TextStats } from '.
 
 export interface GenerateOptions {
   /**
-   * Dataset folder to write. It must not exist, be empty, or be an earlier scenes data set (which is
-   * replaced whole once the new one is complete); any other folder is refused unless `overwrite`.
+   * Dataset folder to write. It must not exist or be empty, unless `overwrite` (see output.ts): the new set
+   * is built aside and moved in once complete.
    */
   out: string;
   count: number;
@@ -45,22 +46,11 @@ export interface GenerateOptions {
   /** Worker threads (default: one per core, at most one per 200 scenes); 0 renders on this thread. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
-  /** Replace any existing folder (it is swapped out only when the new one is complete). */
+  /** Write into a non-empty folder, replacing only the files an earlier build wrote (others are kept). */
   overwrite?: boolean;
 }
 
 export const MAX_SCENES = 999_999;
-
-const SOURCE = 'nanovlm built-in scenes';
-
-/** A folder an earlier generateScenes wrote (its info.json says so): safe to replace with a new build. */
-function isScenesFolder(dir: string): boolean {
-  try {
-    return JSON.parse(readFileSync(path.join(dir, 'info.json'), 'utf8')).source === SOURCE;
-  } catch {
-    return false;
-  }
-}
 
 function checkOptions(o: GenerateOptions): { seed: number; workers: number; layout: LayoutId } {
   if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_SCENES) {
@@ -96,12 +86,7 @@ function checkOptions(o: GenerateOptions): { seed: number; workers: number; layo
     }
   }
   if ((o.holdOut ?? []).length >= BACKDROPS.length) throw new UserError('scenes: hold out some photo backgrounds, not all', 2);
-  if (existsSync(o.out)) {
-    if (!statSync(o.out).isDirectory()) throw new UserError(`${o.out}: exists and is not a folder`);
-    if (readdirSync(o.out).length > 0 && !o.overwrite && !isScenesFolder(o.out)) {
-      throw new UserError(`${o.out}: folder exists and is not empty; choose a new folder or allow overwriting it`);
-    }
-  }
+  checkOutFolder(o.out, o.count, o.overwrite ?? false);
   return { seed, workers, layout };
 }
 
@@ -114,7 +99,9 @@ export async function generateScenes(
   const holdOut = opts.holdOut ?? [];
   const t0 = performance.now();
   const total = opts.count;
-  await writeDirAtomic(path.resolve(opts.out), async (dir) => {
+  const out = path.resolve(opts.out);
+  const dir = tempSibling(out);
+  try {
     await mkdir(path.join(dir, 'images'), { recursive: true });
     const manifest = openSync(path.join(dir, 'manifest.jsonl'), 'w');
     try {
@@ -145,7 +132,7 @@ export async function generateScenes(
       closeSync(manifest);
     }
     const info = {
-      source: SOURCE,
+      source: SCENES_SOURCE,
       seed,
       ...(layout === 'habitat' ? {} : { layout }),
       count: total,
@@ -158,7 +145,11 @@ export async function generateScenes(
           : `${source === 'mixed' ? '@iconify-json/fluent-emoji-flat (MIT); ' : ''}Debian packages ${PHOTO_PACKAGES.map((p) => `${p.name} (${p.licence})`).join(', ')}`,
     };
     await writeFile(path.join(dir, 'info.json'), JSON.stringify(info, null, 2) + '\n');
-  });
+    installScenes(dir, out, total, opts.overwrite ?? false);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return { count: total, seconds: (performance.now() - t0) / 1000, workers };
 }
 
@@ -166,10 +157,14 @@ export async function generateScenes(
  * Workers run the TypeScript sources through tsx's loader, registered inside the worker itself: this works
  * however the main thread was started (`tsx`, `node --import tsx`, or bin/nanovlm.js's register()).
  * `--import tsx` in the worker's execArgv does not: on Node 20 the worker loads its module before tsx's hooks.
+ * The published package runs compiled JavaScript (dist/), whose worker needs no loader.
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+function workerBoot(): string {
+  if (!import.meta.url.endsWith('.ts')) return `import(${JSON.stringify(new URL('./worker.js', import.meta.url).href)});`;
+  return `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })
   .catch((e) => { throw e; });`;
+}
 
 function runWorkers(
   n: number,
@@ -193,7 +188,7 @@ function runWorkers(
       reject(err);
     };
     for (let k = 0; k < n; k++) {
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { seed, layout, dir, source, holdOut } });
+      const worker = new Worker(workerBoot(), { eval: true, workerData: { seed, layout, dir, source, holdOut } });
       pool.push(worker);
       const feed = () => worker.postMessage(queue.shift() ?? null);
       worker.on('message', (reply: WorkerReply) => {
