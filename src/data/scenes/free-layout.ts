@@ -7,7 +7,7 @@
 import { Rng, hash32 } from '../../util/rng.ts';
 import { BACKGROUND_SPECS, BEACH_SHORE, SIZE } from './backgrounds.ts';
 import { THINGS, type Thing } from './catalog.ts';
-import { hiddenShare, horizontalOf, sizeOf, uniform, verticalOf, weighted, type Placed } from './layout.ts';
+import { horizontalOf, worstHiddenShare, sizeOf, uniform, verticalOf, weighted, type Placed } from './layout.ts';
 import type { BackgroundId, Group, Item, PlainBackground, Scene, Zone } from './types.ts';
 
 /** Colour words a plain background can have and how they are drawn (no orange or gold: those name things). */
@@ -126,10 +126,7 @@ function placeFree(rng: Rng, scene: Scene, zone: Zone, count: number, target: nu
         items.push({ x, y: uniform(rng, ylo, yhi), size, flip: rng.next() < 0.5, depth: 0.5 });
       }
     }
-    let worst = inside(items) ? 0 : 10;
-    const mine = items.map((item) => ({ item, zone }));
-    for (const a of mine) for (const b of placed) worst = Math.max(worst, hiddenShare(a, b));
-    for (let i = 0; i < mine.length; i++) for (let j = 0; j < i; j++) worst = Math.max(worst, hiddenShare(mine[i]!, mine[j]!));
+    const worst = Math.max(inside(items) ? 0 : 10, worstHiddenShare(items, zone, placed, true));
     if (worst < bestOverlap) {
       best = items;
       bestOverlap = worst;

@@ -75,6 +75,20 @@ export function hiddenShare(a: Placed, b: Placed): number {
   return (w * h) / ((ax1 - ax0) * (ay1 - ay0));
 }
 
+/**
+ * The largest share of any copy hidden by another: the new copies (`items`, in `zone`) against those
+ * already placed, and against each other when `withinGroup`.
+ */
+export function worstHiddenShare(items: Item[], zone: Zone, placed: Placed[], withinGroup: boolean): number {
+  const mine = items.map((item) => ({ item, zone }));
+  let worst = 0;
+  for (const a of mine) for (const b of placed) worst = Math.max(worst, hiddenShare(a, b));
+  if (withinGroup)
+    for (let i = 0; i < mine.length; i++)
+      for (let j = 0; j < i; j++) worst = Math.max(worst, hiddenShare(mine[i]!, mine[j]!));
+  return worst;
+}
+
 interface Geometry {
   bg: BackgroundId;
   horizon: number;
@@ -182,9 +196,7 @@ function placeGroup(
     const hi = Math.max(...items.map((i) => i.x + i.size / 2));
     // A group wider than the picture would be cut off: never accept it.
     let worst = lo < 0 || hi > SIZE ? 10 : 0;
-    const mine = items.map((item) => ({ item, zone }));
-    for (const a of mine) for (const b of placed) worst = Math.max(worst, hiddenShare(a, b));
-    if (spread) for (let i = 0; i < mine.length; i++) for (let j = 0; j < i; j++) worst = Math.max(worst, hiddenShare(mine[i]!, mine[j]!));
+    worst = Math.max(worst, worstHiddenShare(items, zone, placed, spread));
     if (worst < bestOverlap) {
       best = items;
       bestOverlap = worst;
