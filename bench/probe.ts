@@ -32,7 +32,8 @@ import {
   topKFound,
   type Features,
 } from '../src/eval/linear-probe.ts';
-import { encoderFeatures, gridSide, patchCover, type EncoderFeatures } from '../src/eval/probe-features.ts';
+import { encoderFeatures, gridSide, type EncoderFeatures } from '../src/eval/probe-features.ts';
+import { patchCover } from '../src/data/patch-cover.ts';
 import { OOD_DEFAULTS, ensureOodSet } from '../src/cli/ood-set.ts';
 
 function arg(name: string): string | undefined {

@@ -17,6 +17,7 @@ import { decodeImage, rgbToCHW } from './image.ts';
 import { imagePath, type Dataset, type DatasetRecord, type Split } from './dataset.ts';
 import { ByteLru } from './lru.ts';
 import { isPackedDataset, type PackedData } from './packed.ts';
+import { patchTargets } from './patch-cover.ts';
 
 export type TextField = 'short' | 'long' | 'both';
 
@@ -55,6 +56,8 @@ export interface LoaderOptions {
   padToMax?: boolean;
   /** Pixel cap for source images (see image.ts). */
   maxPixels?: number;
+  /** Patches per side of the model's grid: batches then carry the patch head's targets. */
+  patchGrid?: number;
 }
 
 export interface Batch {
@@ -73,6 +76,8 @@ export interface Batch {
   epoch: number;
   /** Offset of the batch's first sample within the epoch's order. */
   position: number;
+  /** With `patchGrid`: per row, the token naming the thing over each patch (src/data/patch-cover.ts). */
+  patchTargets?: Int32Array;
 }
 
 export interface LoaderState {
@@ -111,8 +116,9 @@ export class DataLoader {
   readonly samples: readonly Sample[];
   /** Records left out because they lack the wanted text (only with skipBad). */
   readonly missingText: number;
-  private readonly opts: Required<Omit<LoaderOptions, 'tokenizer' | 'encode' | 'bosId' | 'eosId' | 'padId' | 'maxPixels'>> & {
+  private readonly opts: Required<Omit<LoaderOptions, 'tokenizer' | 'encode' | 'bosId' | 'eosId' | 'padId' | 'maxPixels' | 'patchGrid'>> & {
     maxPixels?: number;
+    patchGrid?: number;
   };
   private readonly tok: TokenizerLike;
   private seed: number;
@@ -153,6 +159,7 @@ export class DataLoader {
       skipBad: options.skipBad ?? false,
       padToMax: options.padToMax ?? false,
       maxPixels: options.maxPixels,
+      patchGrid: options.patchGrid,
     };
     this.tok = options.tokenizer ?? {
       encode: options.encode!,
@@ -365,6 +372,17 @@ export class DataLoader {
     return { ...this.counters, cachedImages: this.cache.size, cacheMB: this.cache.usedBytes / 1048576 };
   }
 
+  private readonly nameTokens = new Map<string, number>();
+  /** The first token of " name": what the patch head learns to say for a thing. */
+  private readonly nameToken = (name: string): number => {
+    let id = this.nameTokens.get(name);
+    if (id === undefined) {
+      id = this.tok.encode(' ' + name)[0] ?? this.tok.padId;
+      this.nameTokens.set(name, id);
+    }
+    return id;
+  };
+
   private tokens(index: number): Int32Array {
     let t = this.tokenCache[index];
     if (!t) {
@@ -439,16 +457,19 @@ export class DataLoader {
     const L = this.opts.padToMax ? this.opts.maxLen : Math.max(2, ...lengths);
     const ids = new Int32Array(rows.length * L).fill(this.tok.padId);
     toks.forEach((t, k) => ids.set(t, k * L));
+    const records = rows.map((i) => this.samples[i]!.record);
+    const grid = this.opts.patchGrid;
     return {
       images,
       ids,
       lengths,
       L,
       size: rows.length,
-      records: rows.map((i) => this.samples[i]!.record),
+      records,
       fields: rows.map((i) => this.samples[i]!.field),
       epoch,
       position,
+      ...(grid ? { patchTargets: patchTargets(records, grid, this.nameToken, this.tok.padId) } : {}),
     };
   }
 }

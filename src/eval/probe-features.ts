@@ -1,7 +1,7 @@
 /**
  * What the linear probes read: frozen features of a vision encoder at three depths (after the patch
  * stem alone, and the encoder's output: [CLS] and the patch tokens), and what they should find there
- * (the kinds of things a picture holds; the thing that covers each patch, from the scene's boxes).
+ * (the kinds of things a picture holds; the thing covering each patch comes from src/data/patch-cover.ts).
  */
 import type { VisionEncoder } from '../model/vision.ts';
 import { numPatches, patchesPerSide } from '../model/config.ts';
@@ -71,42 +71,6 @@ function features(vision: VisionEncoder, images: readonly Float32Array[], batch:
           out.stemMean.data[i * V + d]! += st[p * V + d]! / P;
         }
       }
-    }
-  }
-  return out;
-}
-
-interface MetaObject {
-  name: string;
-  boxes?: [number, number, number, number][];
-}
-
-/**
- * For each patch (row-major, `side` × `side` over a `picture`-pixel square), the name of the thing whose
- * drawing covers its centre, or null for background. A box is the icon's square; its artwork covers
- * about the middle 80% (the generator's own rule), so only that part counts. Where several cover a
- * centre, the smallest wins: small things are drawn in front of big ones far more often than not.
- */
-export function patchCover(objects: readonly MetaObject[], side: number, picture = 224): (string | null)[] {
-  const out: (string | null)[] = [];
-  const step = picture / side;
-  for (let r = 0; r < side; r++) {
-    for (let c = 0; c < side; c++) {
-      const x = (c + 0.5) * step;
-      const y = (r + 0.5) * step;
-      let best: string | null = null;
-      let bestSize = Infinity;
-      for (const o of objects) {
-        for (const [left, top, w, h] of o.boxes ?? []) {
-          const cx = left + w / 2;
-          const cy = top + h / 2;
-          if (Math.abs(x - cx) <= w * 0.4 && Math.abs(y - cy) <= h * 0.4 && w < bestSize) {
-            best = o.name;
-            bestSize = w;
-          }
-        }
-      }
-      out.push(best);
     }
   }
   return out;

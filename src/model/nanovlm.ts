@@ -14,6 +14,7 @@ import { validateConfig, type ModelConfig } from './config.ts';
 import { Connector } from './connector.ts';
 import { Decoder } from './decoder.ts';
 import { VisionEncoder } from './vision.ts';
+import { PatchHead } from './patch-head.ts';
 import { WordHead } from './word-head.ts';
 
 export const IGNORE_INDEX = -100;
@@ -24,6 +25,8 @@ export interface ForwardOptions {
    * by `pad_token_id`.
    */
   lengths?: readonly number[];
+  /** Per patch of each row, the patch head's target (patch-head.ts); without it there is no patch loss. */
+  patchTargets?: Int32Array;
 }
 
 export interface ForwardResult {
@@ -33,6 +36,8 @@ export interface ForwardResult {
   loss: Tensor;
   /** The word head's loss (word-head.ts), when the config has one. */
   wordLoss: Tensor | null;
+  /** The patch head's loss (patch-head.ts), when the config has one and patch targets are given. */
+  patchLoss: Tensor | null;
 }
 
 export class NanoVLM extends Module {
@@ -40,6 +45,7 @@ export class NanoVLM extends Module {
   readonly connector: Connector;
   readonly decoder: Decoder;
   readonly wordHead: WordHead | null;
+  readonly patchHead: PatchHead | null;
   constructor(readonly config: ModelConfig) {
     super();
     validateConfig(config);
@@ -47,6 +53,7 @@ export class NanoVLM extends Module {
     this.connector = this.child('connector', new Connector(config));
     this.decoder = this.child('decoder', new Decoder(config));
     this.wordHead = config.word_head ? this.child('word_head', new WordHead(config)) : null;
+    this.patchHead = config.patch_head ? this.child('patch_head', new PatchHead(config)) : null;
   }
 
   /** images [B, 3, S, S] -> image tokens for the decoder [B, n_img, n_embd]. */
@@ -70,7 +77,8 @@ export class NanoVLM extends Module {
       ignoreIndex: IGNORE_INDEX,
     });
     const wordLoss = this.wordHead?.loss(features, ids, opts.lengths) ?? null;
-    return { logits, loss, wordLoss };
+    const patchLoss = opts.patchTargets ? (this.patchHead?.loss(features, opts.patchTargets) ?? null) : null;
+    return { logits, loss, wordLoss, patchLoss };
   }
 }
 
@@ -105,5 +113,6 @@ export function createModel(config: ModelConfig, { seed = 0 }: { seed?: number }
   initWeights(model.connector, rng, { fanIn: true });
   initWeights(model.decoder, rng, { residualLayers: config.n_layer });
   if (model.wordHead) initWeights(model.wordHead, rng);
+  if (model.patchHead) initWeights(model.patchHead, rng);
   return model;
 }

@@ -49,6 +49,8 @@ export interface TrainConfig {
   visionLrScale: number;
   /** Weight of the word head's loss beside the language-model loss (models with `word_head` only). */
   wordLossWeight: number;
+  /** Weight of the patch head's loss beside the language-model loss (models with `patch_head` only). */
+  patchLossWeight: number;
   /** Floor of the cosine decay. */
   minLr: number;
   warmupSteps: number;
@@ -105,6 +107,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lr: 1e-3,
   visionLrScale: 0.1,
   wordLossWeight: 1,
+  patchLossWeight: 1,
   minLr: 1e-4,
   warmupSteps: 100,
   weightDecay: 0.1,
@@ -171,6 +174,7 @@ export function validateTrainConfig(obj: unknown, where = 'training config'): Tr
   if (!(c.lr > 0)) throw bad('lr', 'positive');
   if (!(c.visionLrScale >= 0)) throw bad('visionLrScale', 'zero or more');
   if (!(c.wordLossWeight >= 0)) throw bad('wordLossWeight', 'zero or more');
+  if (!(c.patchLossWeight >= 0)) throw bad('patchLossWeight', 'zero or more');
   if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw bad('minLr', `between 0 and lr (${c.lr})`);
   if (!(c.minutes >= 0)) throw bad('minutes', 'zero or more');
   if (!(c.weightDecay >= 0)) throw bad('weightDecay', 'zero or more');

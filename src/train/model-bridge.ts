@@ -20,7 +20,8 @@ export function createModel(config: ModelConfig, seed: number): VLM {
 
 /**
  * Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward), plus
- * `wordWeight` times the word head's loss when the model has one (training; validation leaves it 0).
+ * `wordWeight` times the word head's loss and `patchWeight` times the patch head's when the model has
+ * them and the batch carries patch targets (training; validation leaves both 0).
  * With `mismatched`, each text is paired with the next row's picture instead of its own: the loss the
  * model gets when the image tells it nothing true, so the gap to the real loss measures how much it
  * uses the image.
@@ -28,14 +29,22 @@ export function createModel(config: ModelConfig, seed: number): VLM {
 export function batchLoss(
   model: VLM,
   batch: Batch,
-  { mismatched = false, wordWeight = 0 }: { mismatched?: boolean; wordWeight?: number } = {},
+  {
+    mismatched = false,
+    wordWeight = 0,
+    patchWeight = 0,
+  }: { mismatched?: boolean; wordWeight?: number; patchWeight?: number } = {},
 ): Tensor {
   const S = model.config.image_size;
   const pixels = mismatched ? rollRows(batch.images, batch.size) : batch.images;
   const images = new Tensor(pixels, [batch.size, 3, S, S]);
   const ids = new Tensor(batch.ids, [batch.size, batch.L]);
-  const { loss, wordLoss } = model.forward(images, ids, { lengths: batch.lengths });
-  return wordLoss && wordWeight > 0 ? add(loss, scale(wordLoss, wordWeight)) : loss;
+  const patchTargets = patchWeight > 0 && !mismatched ? batch.patchTargets : undefined;
+  const { loss, wordLoss, patchLoss } = model.forward(images, ids, { lengths: batch.lengths, patchTargets });
+  let total = loss;
+  if (wordLoss && wordWeight > 0) total = add(total, scale(wordLoss, wordWeight));
+  if (patchLoss) total = add(total, scale(patchLoss, patchWeight));
+  return total;
 }
 
 /** A copy of `data` ([rows, ...]) with row k holding row k + 1 (the last holding the first). */

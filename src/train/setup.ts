@@ -10,7 +10,7 @@ import { type Dataset } from '../data/dataset.ts';
 import { openTrainingData } from '../data/packed.ts';
 import { DataLoader } from '../data/loader.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
-import { configFor } from '../model/config.ts';
+import { configFor, patchesPerSide } from '../model/config.ts';
 import { UserError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { OPTIMIZER_FILE, resolveCheckpoint, runDirOf } from './checkpoint.ts';
@@ -132,6 +132,7 @@ export function openLoaders({ cfg, tokenizer }: Run, say: Say): Loaders {
   };
   const trainLoader = new DataLoader(dataset, {
     ...common,
+    ...(cfg.model.patch_head && tc.patchLossWeight > 0 ? { patchGrid: patchesPerSide(cfg.model) } : {}),
     split: 'train',
     seed: tc.seed,
     dropLast: true,

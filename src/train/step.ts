@@ -33,7 +33,7 @@ export interface StepResult {
 
 /** The loss a piece of a batch is trained on (a scalar tensor recorded for backward). */
 export function trainingLoss(model: VLM, piece: Batch, tc: TrainConfig): Tensor {
-  return batchLoss(model, piece, { wordWeight: tc.wordLossWeight });
+  return batchLoss(model, piece, { wordWeight: tc.wordLossWeight, patchWeight: tc.patchLossWeight });
 }
 
 export async function trainStep(
@@ -75,6 +75,7 @@ export async function trainStep(
 export function splitBatch(batch: Batch, rows: number): Batch[] {
   if (rows <= 0 || rows >= batch.size) return [batch];
   const plane = batch.images.length / batch.size;
+  const grid = (batch.patchTargets?.length ?? 0) / batch.size;
   const pieces: Batch[] = [];
   for (let start = 0; start < batch.size; start += rows) {
     const end = Math.min(batch.size, start + rows);
@@ -87,6 +88,7 @@ export function splitBatch(batch: Batch, rows: number): Batch[] {
       records: batch.records.slice(start, end),
       fields: batch.fields.slice(start, end),
       position: batch.position + start,
+      ...(batch.patchTargets ? { patchTargets: batch.patchTargets.subarray(start * grid, end * grid) } : {}),
     });
   }
   return pieces;

@@ -10,7 +10,7 @@ import {
   topKFound,
   type Features,
 } from '../../src/eval/linear-probe.ts';
-import { encoderFeatures, patchCover } from '../../src/eval/probe-features.ts';
+import { encoderFeatures } from '../../src/eval/probe-features.ts';
 import { presetConfig } from '../../src/model/config.ts';
 import { createModel } from '../../src/model/nanovlm.ts';
 import { Tensor, noGrad } from '../../src/tensor/tensor.ts';
@@ -99,38 +99,6 @@ test('topKFound and accuracy count what they say', () => {
   assert.equal(topKFound(scores, 3, [[0, 2], [0]]), 2 / 3);
   assert.equal(accuracy(scores, 3, [2, 1]), 0.5);
   assert.equal(topKFound(scores, 3, [[], []]), 0);
-});
-
-test('patchCover: the thing whose drawing covers a patch centre, the smallest where several do', () => {
-  // A 4×4 grid over 224 px: patch centres at 28, 84, 140, 196.
-  const side = 4;
-  const cover = patchCover(
-    [
-      { name: 'tree', boxes: [[0, 0, 112, 112]] }, // artwork middle 80%: 11..101, covers the centres 28 and 84
-      { name: 'dog', boxes: [[60, 60, 50, 50]] }, // 65..105: covers the centre (84, 84) only
-      { name: 'ball', boxes: [[150, 150, 100, 100]] }, // icon partly outside the picture
-    ],
-    side,
-  );
-  assert.deepEqual(cover, [
-    'tree',
-    'tree',
-    null,
-    null,
-    'tree',
-    'dog',
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    'ball',
-  ]);
-  assert.deepEqual(patchCover([], 2), [null, null, null, null]);
 });
 
 test('encoderFeatures: [CLS], patch tokens and stem as the encoder computes them, whatever the batch', () => {
