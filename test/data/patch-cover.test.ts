@@ -39,6 +39,8 @@ test('patchCover: the thing whose drawing covers a patch centre, the smallest wh
     'ball',
   ]);
   assert.deepEqual(patchCover([], 2), [null, null, null, null]);
+  // Boxes measured in a 64×32 picture (stretched to a square by the model): centres at x 16, 48 and y 8, 24.
+  assert.deepEqual(patchCover([{ name: 'car', boxes: [[40, 0, 24, 20]] }], 2, [64, 32]), [null, 'car', null, null]);
 });
 
 test('patchTargets: the name token over each patch, the nothing token elsewhere, no label without boxes', () => {

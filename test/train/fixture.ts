@@ -27,9 +27,11 @@ export async function makeDataset(dir: string, { count = 60, seed = 7, size = 32
     const kind = rng.pick(['box', 'ball'] as const);
     const [colour, rgb] = rng.pick(COLOURS);
     const n = 1 + rng.int(3);
+    const boxes: [number, number, number, number][] = [];
     for (let k = 0; k < n; k++) {
       const cx = 6 + k * 10 + rng.int(3);
       const cy = 8 + rng.int(16);
+      boxes.push([cx - 4, cy - 4, 9, 9]);
       for (let y = cy - 4; y <= cy + 4; y++) {
         for (let x = cx - 4; x <= cx + 4; x++) {
           if (x < 0 || y < 0 || x >= size || y >= size) continue;
@@ -53,7 +55,7 @@ export async function makeDataset(dir: string, { count = 60, seed = 7, size = 32
       captions: [short],
       short,
       long,
-      meta: { objects: [{ name: kind, count: n, colour }] },
+      meta: { width: size, height: size, objects: [{ name: kind, count: n, colour, boxes }] },
     });
   }
   writeFileSync(path.join(dir, 'manifest.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
