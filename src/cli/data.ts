@@ -113,6 +113,10 @@ const cocoSpec = {
   summary: 'Import COCO captions (e.g. captions_train2017.json) and their images into a dataset folder.',
   options: {
     captions: { type: 'string', help: 'COCO captions JSON file', required: true },
+    instances: {
+      type: 'string',
+      help: "COCO instances JSON of the same images: each picture's things and boxes go to meta.objects",
+    },
     images: {
       type: 'string',
       help: 'folder with the images named in the file (e.g. train2017/)',
@@ -139,6 +143,7 @@ const cocoSpec = {
   },
   examples: [
     'nanovlm data coco --captions annotations/captions_train2017.json --images train2017 --out data/coco --test-count 500',
+    'nanovlm data coco --captions annotations/captions_train2017.json --instances annotations/instances_train2017.json --images train2017 --out data/coco-boxes',
   ],
 } satisfies CommandSpec<Schema>;
 
@@ -150,6 +155,7 @@ async function coco(argv: string[]): Promise<number> {
   let phase = '';
   const res = await importCoco({
     captions: o.captions,
+    instances: o.instances,
     images: o.images,
     out: o.out,
     valFraction: o.valFraction,
@@ -181,6 +187,13 @@ async function coco(argv: string[]): Promise<number> {
         `in ${res.seconds.toFixed(1)} s`,
     );
     if (res.uncaptioned) console.log(`${res.uncaptioned} images without captions were left out`);
+    const i = res.instances;
+    if (i) {
+      console.log(
+        `${i.withObjects} records have boxed things, ${i.withoutObjects} none; ` +
+          `${i.crowd} crowd annotations left out, ${i.clipped} boxes clipped to their picture, ${i.dropped} wholly outside dropped`,
+      );
+    }
     if (res.skipped) {
       console.log(`skipped ${res.skipped} bad images:`);
       for (const p of res.problems.slice(0, 10)) console.log(`  ${p}`);

@@ -1,9 +1,11 @@
 /**
  * COCO captions import: `captions_train2017.json` + its image folder → a dataset folder (manifest.jsonl +
  * images/), one record per image with its (up to) five captions, split into train/val/test from a seed.
+ * With the instances file of the same images, each record's meta also lists its things with their boxes.
  */
 import { copyFile, link, mkdir, stat } from 'node:fs/promises';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { UserError } from '../util/errors.ts';
@@ -11,6 +13,7 @@ import { readJson, writeDirAtomic, writeFileAtomic } from '../util/fs.ts';
 import { Rng } from '../util/rng.ts';
 import { MAX_INPUT_PIXELS } from './image.ts';
 import { manifestText, type DatasetRecord, type Split } from './dataset.ts';
+import { parseCocoInstances, type CocoInstances } from './coco-instances.ts';
 
 export interface CocoImage {
   id: number;
@@ -80,9 +83,28 @@ export function parseCocoCaptions(json: unknown, file: string): CocoCaptions {
   return { images, captions, uncaptioned: byId.size - images.length };
 }
 
+/**
+ * Reads a COCO JSON file whole and parses it with one JSON.parse (time and memory for a file the size of
+ * instances_train2017.json: docs/design.md); a file longer than the longest string Node can hold is refused by name.
+ */
+function readCocoJson(file: string): unknown {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // readJson names a missing or unreadable file.
+  }
+  if (size > bufferConstants.MAX_STRING_LENGTH) {
+    throw new UserError(`${file}: too large to read (${size} bytes; at most ${bufferConstants.MAX_STRING_LENGTH})`);
+  }
+  return readJson(file);
+}
+
 export interface CocoImportOptions {
   /** The COCO captions JSON (e.g. annotations/captions_train2017.json). */
   captions: string;
+  /** The COCO instances JSON of the same images (e.g. annotations/instances_train2017.json): adds meta.objects. */
+  instances?: string;
   /** Folder holding the images named by `file_name` (e.g. train2017/). */
   images: string;
   out: string;
@@ -111,7 +133,37 @@ export interface CocoImportResult {
   skipped: number;
   problems: string[];
   uncaptioned: number;
+  /** With an instances file: records given things, and what was done to its annotations. */
+  instances?: InstancesSummary;
   seconds: number;
+}
+
+export interface InstancesSummary {
+  /** Imported records with at least one thing (the others have no objects, so no patch labels). */
+  withObjects: number;
+  withoutObjects: number;
+  /** Over the whole instances file: crowd annotations left out, boxes clipped to and boxes wholly outside their picture. */
+  crowd: number;
+  clipped: number;
+  dropped: number;
+}
+
+/** Parses the instances file and checks it describes the captions file's pictures. */
+function readInstances(file: string, images: CocoImage[]): CocoInstances {
+  const inst = parseCocoInstances(readCocoJson(file), file);
+  let shared = 0;
+  for (const im of images) {
+    const size = inst.sizes.get(im.id);
+    if (!size) continue;
+    shared++;
+    if ((im.width !== undefined && im.width !== size[0]) || (im.height !== undefined && im.height !== size[1])) {
+      throw new UserError(
+        `${file}: image id ${im.id} is ${size[0]}×${size[1]} here but ${im.width}×${im.height} in the captions file`,
+      );
+    }
+  }
+  if (!shared) throw new UserError(`${file}: none of the captioned images is in it (instances of another split?)`);
+  return inst;
 }
 
 /** Checks an image's header (format, pixel count) without decoding it. */
@@ -186,8 +238,9 @@ export async function importCoco(opts: CocoImportOptions): Promise<CocoImportRes
     throw new UserError(`${opts.out}: folder exists and is not empty (use --force to replace it)`);
   }
 
-  const coco = parseCocoCaptions(readJson(opts.captions), opts.captions);
+  const coco = parseCocoCaptions(readCocoJson(opts.captions), opts.captions);
   if (!coco.images.length) throw new UserError(`${opts.captions}: no image has a caption`);
+  const inst = opts.instances === undefined ? undefined : readInstances(opts.instances, coco.images);
   // A seeded order decides both the --limit sample and the splits.
   const rng = new Rng(opts.seed ?? 1);
   let chosen = rng.shuffle([...coco.images]);
@@ -211,13 +264,24 @@ export async function importCoco(opts: CocoImportOptions): Promise<CocoImportRes
   if (!usable.length) throw new UserError(`${opts.images}: none of the images could be used (first: ${problems[0]})`);
 
   const splits = assignSplits(usable.length, valFraction, testCount);
-  const records: DatasetRecord[] = usable.map((im, i) => ({
-    id: String(im.id),
-    image: `images/${im.fileName}`,
-    split: splits[i]!,
-    captions: coco.captions.get(im.id)!.slice(0, perImage),
-    meta: { source: 'coco', cocoId: im.id, fileName: im.fileName, width: im.width, height: im.height },
-  }));
+  const records: DatasetRecord[] = usable.map((im, i) => {
+    const size = inst?.sizes.get(im.id);
+    const objects = inst?.objects.get(im.id);
+    return {
+      id: String(im.id),
+      image: `images/${im.fileName}`,
+      split: splits[i]!,
+      captions: coco.captions.get(im.id)!.slice(0, perImage),
+      meta: {
+        source: 'coco',
+        cocoId: im.id,
+        fileName: im.fileName,
+        width: size?.[0] ?? im.width,
+        height: size?.[1] ?? im.height,
+        ...(objects ? { objects } : {}),
+      },
+    };
+  });
   records.sort((a, b) => (a.meta!.cocoId as number) - (b.meta!.cocoId as number));
 
   await writeDirAtomic(opts.out, async (tmp) => {
@@ -231,12 +295,24 @@ export async function importCoco(opts: CocoImportOptions): Promise<CocoImportRes
   });
   const counts = { train: 0, val: 0, test: 0 };
   for (const r of records) counts[r.split]++;
+  const withObjects = records.filter((r) => r.meta!.objects).length;
   return {
     records: records.length,
     splits: counts,
     skipped: problems.length,
     problems,
     uncaptioned: coco.uncaptioned,
+    ...(inst
+      ? {
+          instances: {
+            withObjects,
+            withoutObjects: records.length - withObjects,
+            crowd: inst.crowd,
+            clipped: inst.clipped,
+            dropped: inst.dropped,
+          },
+        }
+      : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -241,6 +241,18 @@ test('fixture: a model where the docs say, a picture, COCO files', async () => {
   const coco = JSON.stringify({ images, annotations });
   writeFileSync('captions_train2017.json', coco);
   writeFileSync(path.join('annotations', 'captions_train2017.json'), coco);
+  const instances = {
+    images,
+    annotations: images.map((im) => ({
+      id: im.id,
+      image_id: im.id,
+      category_id: 18,
+      bbox: [4, 3, 20, 15],
+      iscrowd: 0,
+    })),
+    categories: [{ id: 18, name: 'dog' }],
+  };
+  writeFileSync(path.join('annotations', 'instances_train2017.json'), JSON.stringify(instances));
 });
 
 test('every example in every --help runs as written', async () => {
