@@ -58,11 +58,6 @@ export interface ModelConfig {
    * from the pooled vision features. Not part of the paper's model; generation never uses it.
    */
   word_head: boolean;
-  /**
-   * Adds the patch head (patch-head.ts): a training-only objective that names the thing each patch
-   * token shows, from the boxes of records that have them. Not part of the paper's model.
-   */
-  patch_head: boolean;
   bos_token_id: number;
   eos_token_id: number;
   pad_token_id: number;
@@ -84,7 +79,6 @@ const COMMON = {
   dropout: 0.1,
   tie_word_embeddings: true,
   word_head: false,
-  patch_head: false,
   // The tokenizer's special ids (src/tokenizer: bos 0, eos 1, pad 2); configFor() copies a tokenizer's.
   bos_token_id: 0,
   eos_token_id: 1,
@@ -186,7 +180,6 @@ const KEYS: Record<keyof ModelConfig, 'int' | 'number' | 'string' | 'boolean' | 
   dropout: 'number',
   tie_word_embeddings: 'boolean',
   word_head: 'boolean',
-  patch_head: 'boolean',
   bos_token_id: 'int',
   eos_token_id: 'int',
   pad_token_id: 'int',
@@ -217,7 +210,7 @@ const MAX_VISION_TOKENS = 16385;
 export const MAX_PARAMS = 1e9;
 
 /** Keys added after config.json files were first written, with the value those files meant. */
-const ADDED_KEYS = { word_head: false, patch_stem: 'patch', patch_head: false } as const;
+const ADDED_KEYS = { word_head: false, patch_stem: 'patch' } as const;
 
 /** Keys other tools put in a Hugging Face config.json; accepted and dropped. */
 const IGNORED_KEYS = new Set(['architectures', 'torch_dtype', 'transformers_version', '_name_or_path']);
@@ -310,8 +303,8 @@ export interface ParamCounts {
   vision: number;
   connector: number;
   decoder: number;
-  /** The training-only word and patch heads (0 without them). */
-  trainingHeads: number;
+  /** The training-only word head (0 without it). */
+  wordHead: number;
   total: number;
 }
 
@@ -344,9 +337,8 @@ export function countParams(c: ModelConfig): ParamCounts {
     c.n_layer * blockParams(d, c.mlp_ratio) +
     2 * d +
     (c.tie_word_embeddings ? 0 : c.vocab_size * d);
-  const head = V * c.vocab_size + c.vocab_size;
-  const trainingHeads = (c.word_head ? head : 0) + (c.patch_head ? head : 0);
-  return { vision, connector, decoder, trainingHeads, total: vision + connector + decoder + trainingHeads };
+  const wordHead = c.word_head ? V * c.vocab_size + c.vocab_size : 0;
+  return { vision, connector, decoder, wordHead, total: vision + connector + decoder + wordHead };
 }
 
 export interface FlopCounts {

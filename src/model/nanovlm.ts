@@ -14,7 +14,7 @@ import { validateConfig, type ModelConfig } from './config.ts';
 import { Connector } from './connector.ts';
 import { Decoder } from './decoder.ts';
 import { VisionEncoder } from './vision.ts';
-import { PatchHead } from './patch-head.ts';
+import { patchLoss } from './patch-loss.ts';
 import { WordHead } from './word-head.ts';
 
 export const IGNORE_INDEX = -100;
@@ -25,7 +25,7 @@ export interface ForwardOptions {
    * by `pad_token_id`.
    */
   lengths?: readonly number[];
-  /** Per patch of each row, the patch head's target (patch-head.ts); without it there is no patch loss. */
+  /** Per patch of each row, the patch loss's target (patch-loss.ts); without them there is no patch loss. */
   patchTargets?: Int32Array;
 }
 
@@ -36,7 +36,7 @@ export interface ForwardResult {
   loss: Tensor;
   /** The word head's loss (word-head.ts), when the config has one. */
   wordLoss: Tensor | null;
-  /** The patch head's loss (patch-head.ts), when the config has one and patch targets are given. */
+  /** The patch loss (patch-loss.ts), when patch targets are given. */
   patchLoss: Tensor | null;
 }
 
@@ -45,7 +45,6 @@ export class NanoVLM extends Module {
   readonly connector: Connector;
   readonly decoder: Decoder;
   readonly wordHead: WordHead | null;
-  readonly patchHead: PatchHead | null;
   constructor(readonly config: ModelConfig) {
     super();
     validateConfig(config);
@@ -53,7 +52,6 @@ export class NanoVLM extends Module {
     this.connector = this.child('connector', new Connector(config));
     this.decoder = this.child('decoder', new Decoder(config));
     this.wordHead = config.word_head ? this.child('word_head', new WordHead(config)) : null;
-    this.patchHead = config.patch_head ? this.child('patch_head', new PatchHead(config)) : null;
   }
 
   /** images [B, 3, S, S] -> image tokens for the decoder [B, n_img, n_embd]. */
@@ -72,13 +70,22 @@ export class NanoVLM extends Module {
       throw new Error(`NanoVLM.forward: ${images.shape[0]} images but ${ids.shape[0]} token rows`);
     }
     const features = this.vision.forward(images);
-    const logits = this.decoder.forward(this.connector.forward(features), ids);
+    const imageTokens = this.connector.forward(features);
+    const logits = this.decoder.forward(imageTokens, ids);
     const loss = crossEntropy(logits, textTargets(ids, this.config, opts.lengths), {
       ignoreIndex: IGNORE_INDEX,
     });
     const wordLoss = this.wordHead?.loss(features, ids, opts.lengths) ?? null;
-    const patchLoss = opts.patchTargets ? (this.patchHead?.loss(features, opts.patchTargets) ?? null) : null;
-    return { logits, loss, wordLoss, patchLoss };
+    const patch = opts.patchTargets ? this.patchLoss(imageTokens, opts.patchTargets) : null;
+    return { logits, loss, wordLoss, patchLoss: patch };
+  }
+
+  /** The patch loss (patch-loss.ts) of image tokens against per-patch targets; needs all vision tokens. */
+  private patchLoss(imageTokens: Tensor, targets: Int32Array): Tensor | null {
+    if (this.config.image_tokens !== 'all') {
+      throw new Error('NanoVLM: the patch loss needs every patch as an image token (image_tokens "all")');
+    }
+    return patchLoss(imageTokens, this.decoder.headWeight, targets);
   }
 }
 
@@ -113,6 +120,5 @@ export function createModel(config: ModelConfig, { seed = 0 }: { seed?: number }
   initWeights(model.connector, rng, { fanIn: true });
   initWeights(model.decoder, rng, { residualLayers: config.n_layer });
   if (model.wordHead) initWeights(model.wordHead, rng);
-  if (model.patchHead) initWeights(model.patchHead, rng);
   return model;
 }

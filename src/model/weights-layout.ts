@@ -52,7 +52,6 @@ export function weightsLayout(c: ModelConfig): Layout {
   layerNorm(out, 'decoder.ln_f', c.n_embd);
   if (!c.tie_word_embeddings) linear(out, 'decoder.lm_head', c.n_embd, c.vocab_size, false);
   if (c.word_head) linear(out, 'word_head.proj', V, c.vocab_size);
-  if (c.patch_head) linear(out, 'patch_head.proj', V, c.vocab_size);
   return out;
 }
 

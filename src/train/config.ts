@@ -49,7 +49,10 @@ export interface TrainConfig {
   visionLrScale: number;
   /** Weight of the word head's loss beside the language-model loss (models with `word_head` only). */
   wordLossWeight: number;
-  /** Weight of the patch head's loss beside the language-model loss (models with `patch_head` only). */
+  /**
+   * Weight of the patch loss (src/model/patch-loss.ts) beside the language-model loss; it needs records
+   * with boxes and `image_tokens: all`. 0 = off, the paper's plain objective.
+   */
   patchLossWeight: number;
   /** Floor of the cosine decay. */
   minLr: number;
@@ -107,7 +110,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lr: 1e-3,
   visionLrScale: 0.1,
   wordLossWeight: 1,
-  patchLossWeight: 1,
+  patchLossWeight: 0,
   minLr: 1e-4,
   warmupSteps: 100,
   weightDecay: 0.1,
@@ -209,6 +212,12 @@ export function applyConfigOverrides(cfg: ResolvedConfig, overrides: [string, st
   }
   const train = validateTrainConfig(applyOverrides(cfg.train, trainOv, 'training config'));
   const model = validateConfig(applyOverrides(cfg.model, modelOv, 'model config'), 'model config');
+  if (train.patchLossWeight > 0 && model.image_tokens !== 'all') {
+    throw new UserError(
+      '--patch-loss-weight needs every patch to reach the decoder: add --model.image_tokens=all',
+      2,
+    );
+  }
   return { train, model };
 }
 

@@ -19,7 +19,7 @@ export interface MetricsRow {
   /** Validation loss with mismatched pictures minus the real one: how much the image helps. */
   val_image_gain?: number;
   time?: number;
-  /** Gradient norm per model part (stem, vision, connector, decoder, word_head, patch_head) at the logged step. */
+  /** Gradient norm per model part (stem, vision, connector, decoder, word_head) at the logged step. */
   grad_parts?: Record<string, number>;
   /** The logged step's update per part, relative to the part's weight norm. */
   update_parts?: Record<string, number>;

@@ -26,7 +26,7 @@ export function modelCard(state: TrainerState): string {
     '',
     `| preset | parameters | vision / connector / decoder | image size | vision tokens | decoder | vocabulary |`,
     `| --- | --- | --- | --- | --- | --- | --- |`,
-    `| ${preset} | ${millions(p.total - p.trainingHeads)} | ${millions(p.vision)} / ${millions(p.connector)} / ${millions(p.decoder)} | ` +
+    `| ${preset} | ${millions(p.total - p.wordHead)} | ${millions(p.vision)} / ${millions(p.connector)} / ${millions(p.decoder)} | ` +
       `${m.image_size} px | ${m.image_tokens} | ${m.n_layer} layers, ${m.n_head} heads, ${m.n_embd} wide | ${m.vocab_size} |`,
     '',
     '## Training',

@@ -1,11 +1,11 @@
 /**
  * Where the gradient goes: L2 norms of the gradient and of the optimizer's update per part of the model
- * (the patch stem, the vision blocks, the connector, the decoder, the word and patch heads), logged beside the loss
+ * (the patch stem, the vision blocks, the connector, the decoder, the word head), logged beside the loss
  * so a run shows whether the image path learns at all (docs/grounding.md reads them).
  */
 import type { Parameter } from '../nn/module.ts';
 
-export const PARTS = ['stem', 'vision', 'connector', 'decoder', 'word_head', 'patch_head'] as const;
+export const PARTS = ['stem', 'vision', 'connector', 'decoder', 'word_head'] as const;
 export type Part = (typeof PARTS)[number];
 
 export function partOf(name: string): Part {
@@ -13,7 +13,6 @@ export function partOf(name: string): Part {
   if (name.startsWith('vision.')) return 'vision';
   if (name.startsWith('connector.')) return 'connector';
   if (name.startsWith('word_head.')) return 'word_head';
-  if (name.startsWith('patch_head.')) return 'patch_head';
   return 'decoder';
 }
 

@@ -132,7 +132,7 @@ export function openLoaders({ cfg, tokenizer }: Run, say: Say): Loaders {
   };
   const trainLoader = new DataLoader(dataset, {
     ...common,
-    ...(cfg.model.patch_head && tc.patchLossWeight > 0 ? { patchGrid: patchesPerSide(cfg.model) } : {}),
+    ...(tc.patchLossWeight > 0 ? { patchGrid: patchesPerSide(cfg.model) } : {}),
     split: 'train',
     seed: tc.seed,
     dropLast: true,

@@ -87,12 +87,16 @@ export async function prepareTorchRun(o: TorchTrainOptions): Promise<Prepared> {
         2,
       );
     }
-    for (const head of ['word_head', 'patch_head'] as const)
-      if (c.model[head])
-        throw new UserError(
-          `the torch engine has no ${head.replace('_', ' ')} (--model.${head}); use the ts engine for it`,
-          2,
-        );
+    if (c.model.word_head)
+      throw new UserError(
+        'the torch engine has no word head (--model.word_head); use the ts engine for it',
+        2,
+      );
+    if (c.train.patchLossWeight > 0)
+      throw new UserError(
+        'the torch engine has no patch loss (--patch-loss-weight); use the ts engine for it',
+        2,
+      );
     if (c.train.batchSize % o.nproc)
       throw new UserError(`--batch-size ${c.train.batchSize} does not split over ${o.nproc} ranks`, 2);
   };

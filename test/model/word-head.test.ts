@@ -25,7 +25,7 @@ test('the word head: counted, trained from the bag of words, absent from old con
   const cfg = { ...tinyConfig(), word_head: true };
   const model = createModel(cfg, { seed: 3 });
   const p = countParams(cfg);
-  assert.equal(p.trainingHeads, cfg.img_embd_dim * cfg.vocab_size + cfg.vocab_size);
+  assert.equal(p.wordHead, cfg.img_embd_dim * cfg.vocab_size + cfg.vocab_size);
   assert.equal(model.parameterCount(), p.total);
   const S = cfg.image_size;
   const images = Tensor.zeros([2, 3, S, S]);

@@ -1,6 +1,7 @@
 // Does the image path learn shapes, not only colours? In the fixture a box and a ball of the same colour
 // differ only at their corners, so naming the right one needs the encoder to see form. Trained with the
-// patch head (the main job's image-path objective), held-out descriptions must name the right shape.
+// main job's image-path settings (every patch reaches the decoder, the patch loss), held-out descriptions
+// must name the right shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { makeDataset, tinyRunConfig } from './fixture.ts';
 
 const shapeOf = (s: string) => (/\bbox(es)?\b/.test(s) ? 'box' : /\bballs?\b/.test(s) ? 'ball' : null);
 
-test('a tiny model with the patch head tells a box from a ball of the same colour', async () => {
+test('a tiny model tells a box from a ball of the same colour', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'shapes-'));
   try {
     const data = await makeDataset(path.join(root, 'data'), { count: 400 });
@@ -24,7 +25,8 @@ test('a tiny model with the patch head tells a box from a ball of the same colou
       evalEvery: 0,
       evalSamples: 40,
       samples: 40,
-      'model.patch_head': 'true',
+      patchLossWeight: 1,
+      'model.image_tokens': 'all',
     });
     const summary = await train({
       config,
