@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
-import { isLoopbackHost, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
+import { isLoopbackHost, sceneExamples, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
 import { UserError } from '../util/errors.ts';
 import { applyPrecision, precisionOption } from './precision.ts';
 
@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   applyPrecision(o.precision);
   // Uploads are never the same picture twice: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const vlm = await loadModel(o.model);
+  const [vlm, examples] = await Promise.all([loadModel(o.model), sceneExamples()]);
   let running;
   try {
     running = await startServer(vlm, {
@@ -111,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       apiKey: apiKey?.trim(),
       allowedOrigins: o.allowOrigin,
       maxConnections: o.maxConnections,
+      examples,
       ...(o.modelName !== undefined && { modelId: o.modelName }),
       ...(!o.quiet && { requestLog: (line: string) => console.log(line) }),
     });
