@@ -11,6 +11,7 @@ import {
   type TrainConfig,
 } from '../train/config.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
+import { loadTrainerState } from '../train/state.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
 import { prepareTorchRun, torchrunCommand, trainWithTorch } from '../train/torch-engine.ts';
 import { precisionInfo } from '../tensor/precision.ts';
@@ -106,6 +107,24 @@ function optionOverrides(o: Record<string, unknown>): [string, string][] {
   return keys.filter(([opt]) => o[opt] !== undefined).map(([opt, key]) => [key, String(o[opt])]);
 }
 
+/**
+ * The run's average speed: all samples over all training seconds, as the last checkpoint counts them (a
+ * resumed run that trained little or nothing this session still shows what the run ran at). The
+ * session's own figures when the checkpoint cannot be read.
+ */
+export function runSpeed(s: TrainSummary): { samplesPerSecond: number | null; seconds: number } {
+  let samples = s.samplesSeen;
+  let seconds = s.seconds;
+  try {
+    const state = loadTrainerState(s.checkpoint);
+    samples = state.samplesSeen;
+    seconds = state.trainSeconds;
+  } catch {
+    // the session's figures
+  }
+  return { samplesPerSecond: samples > 0 && seconds > 0 ? samples / seconds : null, seconds };
+}
+
 export function printSummary(
   s: TrainSummary,
   write: (line: string) => void = console.log,
@@ -120,8 +139,10 @@ export function printSummary(
   // How much worse the texts are predicted from the wrong pictures: near 0 means the image is ignored.
   write(`image gain     ${f(s.valImageGain)} nats per token`);
   write(`best val loss  ${f(s.bestValLoss)} at step ${s.bestStep ?? '-'}`);
+  const speed = runSpeed(s);
+  const rate = speed.samplesPerSecond === null ? '-' : `${speed.samplesPerSecond.toFixed(1)} samples/s`;
   write(
-    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}), ${formatDuration(s.seconds)}`,
+    `speed          ${rate} over the run's ${formatDuration(speed.seconds)} of training (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}); this session ${formatDuration(s.seconds)}`,
   );
   write(`peak RSS       ${s.peakRssMB.toFixed(0)} MB`);
   write(`checkpoint     ${s.checkpoint}`);
