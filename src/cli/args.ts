@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.ts';
+import { fileSystemError } from '../util/fs.ts';
 import { camel } from '../util/overrides.ts';
 
 /** One command-line option. Names are kebab-case on the command line and camelCase in the result. */
@@ -6,7 +7,12 @@ export interface OptionSpec {
   type: 'string' | 'number' | 'integer' | 'boolean';
   help: string;
   default?: string | number | boolean;
+  /** The default in words when it is not one value (`<data>/tokenizer.json`); help shows it as `default` is. */
+  defaultHelp?: string;
   choices?: readonly string[];
+  /** Smallest and largest value of a number (checked with the other usage errors, before any work). */
+  min?: number;
+  max?: number;
   required?: boolean;
   /** Option may be given several times; the value is an array. */
   multiple?: boolean;
@@ -62,6 +68,15 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number |
         throw new UserError(`--${name}: expected a number, got "${raw}"`, 2);
       if (spec.type === 'integer' && !Number.isInteger(n))
         throw new UserError(`--${name}: expected an integer, got "${raw}"`, 2);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        const range =
+          spec.max === undefined
+            ? `at least ${spec.min}`
+            : spec.min === undefined
+              ? `at most ${spec.max}`
+              : `from ${spec.min} to ${spec.max}`;
+        throw new UserError(`--${name} must be ${range}, got ${raw}`, 2);
+      }
       return n;
     }
     default:
@@ -111,7 +126,7 @@ export function parseArgs<S extends Schema>(argv: string[], spec: CommandSpec<S>
         continue;
       }
       const known = Object.keys(spec.options).map((k) => `--${k}`);
-      throw new UserError(`${spec.name}: unknown option --${name} (known: ${known.join(', ') || 'none'})`, 2);
+      throw new UserError(`unknown option --${name} (known: ${known.join(', ') || 'none'})`, 2);
     }
     if (raw === undefined) {
       if (opt.type === 'boolean') raw = 'true';
@@ -133,7 +148,7 @@ export function parseArgs<S extends Schema>(argv: string[], spec: CommandSpec<S>
     if (values[key] === undefined) {
       if (opt.multiple) values[key] = [];
       else if (opt.default !== undefined) values[key] = opt.default;
-      else if (opt.required && !help) throw new UserError(`${spec.name}: --${name} is required`, 2);
+      else if (opt.required && !help) throw new UserError(`--${name} is required`, 2);
     }
   }
   return { options: values as Options<S>, positionals, extra, help };
@@ -143,14 +158,24 @@ export function formatHelp(spec: CommandSpec<Schema>): string {
   const lines = [`${spec.usage ?? `usage: ${spec.name} [options]`}`, '', spec.summary, '', 'options:'];
   for (const [name, opt] of Object.entries(spec.options)) {
     const value = opt.type === 'boolean' ? '' : ` <${opt.choices ? opt.choices.join('|') : opt.type}>`;
-    const def = opt.default !== undefined ? ` (default: ${opt.default})` : opt.required ? ' (required)' : '';
-    lines.push(`  --${name}${value}`.padEnd(34) + ` ${opt.help}${def}`);
+    lines.push(`  --${name}${value}`.padEnd(34) + ` ${opt.help}${defaultNote(name, opt)}`);
   }
   lines.push(`  --help`.padEnd(34) + ' show this help');
   if (spec.allowExtra)
     lines.push('', '  --key=value                       override a config field (type-checked)');
   if (spec.examples?.length) lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
   return lines.join('\n');
+}
+
+/**
+ * How every help line ends: `(required)`, `(default: VALUE)`, or nothing. A flag is off unless given, so
+ * only a flag that is on by default says so, with the way to turn it off.
+ */
+function defaultNote(name: string, opt: OptionSpec): string {
+  if (opt.required) return ' (required)';
+  if (opt.type === 'boolean') return opt.default === true ? ` (default: on; --no-${name} turns it off)` : '';
+  const def = opt.defaultHelp ?? opt.default;
+  return def !== undefined ? ` (default: ${def})` : '';
 }
 
 /** A command made of subcommands (`nanovlm data scenes ...`). */
@@ -182,7 +207,28 @@ export async function runSubcommand(
   const cmd = subs[sub];
   if (!cmd)
     throw new UserError(`unknown subcommand "${sub}"\n\n${subcommandOverview(command, subs, epilog)}`, 2);
-  return cmd.run(rest);
+  try {
+    return await cmd.run(rest);
+  } catch (caught) {
+    throw withCommand(caught, `${command} ${sub}`);
+  }
+}
+
+/**
+ * The error a command ends with, as the CLI prints it: a UserError (a failed file operation becomes one)
+ * that knows its command, so every message of `nanovlm data scenes` starts with that, whichever layer
+ * threw it. Other errors are returned unchanged.
+ */
+export function withCommand(caught: unknown, command: string): unknown {
+  const e = fileSystemError(caught) ?? caught;
+  if (e instanceof UserError) e.command ??= command;
+  return e;
+}
+
+/** The line(s) printed for a UserError: its command, then its message. */
+export function errorText(e: UserError, fallbackCommand: string): string {
+  const command = e.command ?? fallbackCommand;
+  return e.message.startsWith(`${command}: `) ? e.message : `${command}: ${e.message}`;
 }
 
 /**
@@ -200,6 +246,6 @@ export function parseCommand<S extends Schema>(
     return null;
   }
   if (parsed.positionals.length && !allowPositionals)
-    throw new UserError(`${spec.name}: unexpected argument "${parsed.positionals[0]}"`, 2);
+    throw new UserError(`unexpected argument "${parsed.positionals[0]}"`, 2);
   return { options: parsed.options, positionals: parsed.positionals, extra: parsed.extra };
 }

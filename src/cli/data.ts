@@ -39,7 +39,7 @@ const scenesSpec = {
     'Generate the built-in picture scenes (224×224 PNGs, captions, ShortDesc, LongDesc) as a dataset folder.',
   options: {
     out: { type: 'string', help: 'output dataset folder', required: true },
-    count: { type: 'integer', help: 'number of scenes', default: 30000 },
+    count: { type: 'integer', help: 'number of scenes', default: 30000, min: 1 },
     seed: { type: 'integer', help: 'random seed (same seed → same dataset)', default: 1 },
     layout: {
       type: 'string',
@@ -47,7 +47,7 @@ const scenesSpec = {
       choices: ['habitat', 'free', 'loose'],
       default: 'habitat',
     },
-    workers: { type: 'integer', help: 'parallel workers (default: number of cores)' },
+    workers: { type: 'integer', help: 'parallel workers', defaultHelp: 'the number of cores', min: 1 },
     source: {
       type: 'string',
       help: 'clipart (drawn), photos (photographs from Debian packages, see src/data/photos) or mixed',
@@ -74,16 +74,16 @@ const scenesSpec = {
 async function scenes(argv: string[]): Promise<number> {
   const o = parse(argv, scenesSpec);
   if (!o) return 0;
-  if (o.count < 1) throw new UserError('--count must be ≥ 1', 2);
-  if (o.workers !== undefined && o.workers < 1) throw new UserError('--workers must be ≥ 1', 2);
-  let generateScenes: typeof import('../data/scenes/index.ts').generateScenes;
+  let scenesModule: typeof import('../data/scenes/index.ts');
   try {
-    ({ generateScenes } = await import('../data/scenes/index.ts'));
+    scenesModule = await import('../data/scenes/index.ts');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String(e).includes('scenes/index'))
       throw e;
     throw new UserError('the built-in scene generator (src/data/scenes) is not available in this build');
   }
+  const { generateScenes, MAX_SCENES } = scenesModule;
+  if (o.count > MAX_SCENES) throw new UserError(`--count must be from 1 to ${MAX_SCENES}, got ${o.count}`, 2);
   const bar = new Progress({ total: o.count, label: 'scenes', unit: 'scenes', quiet: o.json });
   const res = await generateScenes({
     out: o.out,
@@ -216,7 +216,7 @@ const describeSpec = {
     kind: { type: 'string', help: 'which text to write', choices: ['short', 'long'], required: true },
     endpoint: { type: 'string', help: 'base URL, e.g. https://api.openai.com/v1', required: true },
     model: { type: 'string', help: 'model name', default: 'gpt-4o' },
-    concurrency: { type: 'integer', help: 'requests in flight', default: 4 },
+    concurrency: { type: 'integer', help: 'requests in flight', default: 4, min: 1 },
     'with-image': { type: 'boolean', help: 'send the picture too (as a data URL)', default: false },
     'image-detail': { type: 'string', help: 'image detail for the model', choices: ['low', 'high', 'auto'] },
     limit: { type: 'integer', help: 'describe at most this many records in this run' },
@@ -225,8 +225,9 @@ const describeSpec = {
       type: 'integer',
       help: 'asks per record when answers break the length rule',
       default: 3,
+      min: 1,
     },
-    temperature: { type: 'number', help: 'sampling temperature (server default when unset)' },
+    temperature: { type: 'number', help: 'sampling temperature', defaultHelp: "the server's" },
     timeout: { type: 'number', help: 'seconds allowed per request', default: 120 },
     'max-retries': {
       type: 'integer',
@@ -236,7 +237,7 @@ const describeSpec = {
     overwrite: { type: 'boolean', help: 'also describe records that already have this text', default: false },
     merge: {
       type: 'boolean',
-      help: 'merge the answers into manifest.jsonl at the end (--no-merge)',
+      help: 'merge the answers into manifest.jsonl at the end',
       default: true,
     },
     'skip-bad': { type: 'boolean', help: 'skip bad manifest records', default: false },
@@ -252,9 +253,7 @@ const describeSpec = {
 async function describe(argv: string[]): Promise<number> {
   const o = parse(argv, describeSpec);
   if (!o) return 0;
-  if (o.concurrency < 1) throw new UserError('--concurrency must be ≥ 1', 2);
-  if (o.maxAttempts < 1) throw new UserError('--max-attempts must be ≥ 1', 2);
-  if (!(o.timeout > 0)) throw new UserError('--timeout must be > 0', 2);
+  if (!(o.timeout > 0)) throw new UserError(`--timeout must be positive, got ${o.timeout}`, 2);
   if ((o.priceIn === undefined) !== (o.priceOut === undefined)) {
     throw new UserError('give both --price-in and --price-out, or neither', 2);
   }
@@ -341,7 +340,7 @@ const checkSpec = {
   summary: 'Validate a dataset folder: every manifest record and every image (decoded at --size).',
   options: {
     in: { type: 'string', help: 'dataset folder (or give it as DIR)' },
-    size: { type: 'integer', help: 'decode size', default: 224 },
+    size: { type: 'integer', help: 'decode size', default: 224, min: 1 },
     'skip-bad': {
       type: 'boolean',
       help: 'report every problem instead of stopping at the first',
@@ -358,13 +357,12 @@ async function check(argv: string[]): Promise<number> {
   const { options: o, positionals } = p;
   if (positionals.length > 1 || (positionals.length && o.in !== undefined)) {
     throw new UserError(
-      `nanovlm data check: give one dataset folder, got ${[o.in, ...positionals].filter(Boolean).join(', ')}`,
+      `give one dataset folder, got ${[o.in, ...positionals].filter(Boolean).join(', ')}`,
       2,
     );
   }
   const dir = positionals[0] ?? o.in;
-  if (dir === undefined)
-    throw new UserError('nanovlm data check: give the dataset folder: nanovlm data check DIR', 2);
+  if (dir === undefined) throw new UserError('give the dataset folder: nanovlm data check DIR', 2);
   const { openDataset, imagePath, splitCounts } = await import('../data/dataset.ts');
   const { decodeImage } = await import('../data/image.ts');
   const ds = openDataset(dir, { skipBad: o.skipBad });
@@ -418,10 +416,10 @@ const packSpec = {
   options: {
     in: { type: 'string', help: 'dataset folder', required: true },
     out: { type: 'string', help: 'packed folder to create (must not exist)', required: true },
-    'image-size': { type: 'integer', help: "the model's image size in pixels", required: true },
+    'image-size': { type: 'integer', help: "the model's image size in pixels", required: true, min: 1 },
     text: { type: 'string', help: 'texts to pack', choices: ['short', 'long', 'both'], default: 'both' },
-    tokenizer: { type: 'string', help: 'tokenizer.json (default <in>/tokenizer.json)' },
-    'shard-mb': { type: 'integer', help: 'largest shard in MB', default: 256 },
+    tokenizer: { type: 'string', help: 'tokenizer.json', defaultHelp: '<in>/tokenizer.json' },
+    'shard-mb': { type: 'integer', help: 'largest shard in MB', default: 256, min: 1 },
     json: { type: 'boolean', help: 'print the result as one JSON line', default: false },
   },
   examples: ['nanovlm data pack --in data/scenes --out data/scenes-packed --image-size 112 --text short'],
@@ -430,8 +428,6 @@ const packSpec = {
 async function pack(argv: string[]): Promise<number> {
   const o = parse(argv, packSpec);
   if (!o) return 0;
-  if (o.imageSize < 1) throw new UserError('--image-size must be ≥ 1', 2);
-  if (o.shardMb < 1) throw new UserError('--shard-mb must be ≥ 1', 2);
   const { existsSync } = await import('node:fs');
   const path = await import('node:path');
   const { packDataset } = await import('../data/packed.ts');

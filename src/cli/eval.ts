@@ -57,17 +57,22 @@ const completeSpec = {
     data: { type: 'string', help: 'dataset folder', required: true },
     split: { type: 'string', help: 'split to take pictures from', default: 'test', choices: SPLITS },
     kind: { type: 'string', help: 'ShortDesc or LongDesc', default: 'short', choices: KINDS },
-    samples: { type: 'integer', help: 'completions per prefix', default: 1 },
-    count: { type: 'integer', help: 'pictures in the prefix set', default: 25 },
+    samples: { type: 'integer', help: 'completions per prefix', default: 1, min: 1 },
+    count: { type: 'integer', help: 'pictures in the prefix set', default: 25, min: 1 },
     seed: { type: 'integer', help: 'seed of the prefix set and of sampling', default: 0 },
-    out: { type: 'string', help: 'output file (default: completions-<kind>.jsonl)' },
-    system: { type: 'string', help: 'system name in reports (default: nanovlm-<preset>)' },
-    temperature: { type: 'number', help: 'sampling temperature (0 = greedy)', default: 0.8 },
-    'top-k': { type: 'integer', help: 'sample from the k most likely tokens (0 = all)', default: 0 },
+    out: { type: 'string', help: 'output file', defaultHelp: 'completions-<kind>.jsonl' },
+    system: { type: 'string', help: 'system name in reports', defaultHelp: 'nanovlm-<preset>' },
+    temperature: { type: 'number', help: 'sampling temperature (0 = greedy)', default: 0.8, min: 0 },
+    'top-k': { type: 'integer', help: 'sample from the k most likely tokens (0 = all)', default: 0, min: 0 },
     'top-p': { type: 'number', help: 'nucleus sampling threshold (1 = all)', default: 0.95 },
     'repetition-penalty': { type: 'number', help: 'penalise tokens already written (1 = off)', default: 1 },
-    'max-new-tokens': { type: 'integer', help: 'most tokens to write (default: 48 short, 128 long)' },
-    'batch-size': { type: 'integer', help: 'completions generated together', default: 8 },
+    'max-new-tokens': {
+      type: 'integer',
+      help: 'most tokens to write',
+      defaultHelp: '48 for short, 128 for long',
+      min: 1,
+    },
+    'batch-size': { type: 'integer', help: 'completions generated together', default: 8, min: 1 },
     json: { type: 'boolean', help: 'print the summary as JSON' },
   },
   examples: [
@@ -79,7 +84,6 @@ async function complete(argv: string[]): Promise<number> {
   const p = parse(argv, completeSpec);
   if (!p) return 0;
   const o = p.options;
-  if (o.temperature < 0) throw new UserError('--temperature must be >= 0', 2);
   if (!(o.topP > 0 && o.topP <= 1)) throw new UserError('--top-p must be in (0, 1]', 2);
   const kind = o.kind as Kind;
   const out = o.out ?? `completions-${kind}.jsonl`;
@@ -135,19 +139,20 @@ const judgeSpec = {
       default: 'nanovlms',
       choices: PROTOCOLS,
     },
-    out: { type: 'string', help: 'graded JSONL (default: <in>.graded-<protocol>.jsonl)' },
-    cache: { type: 'string', help: 'answer cache file (default: <out>.cache.jsonl)' },
+    out: { type: 'string', help: 'graded JSONL', defaultHelp: '<in>.graded-<protocol>.jsonl' },
+    cache: { type: 'string', help: 'answer cache file', defaultHelp: '<out>.cache.jsonl' },
     'no-cache': { type: 'boolean', help: 'do not read or write the answer cache' },
-    concurrency: { type: 'integer', help: 'requests in flight', default: 4 },
-    temperature: { type: 'number', help: 'judge temperature', default: 0 },
-    'max-tokens': { type: 'integer', help: 'longest answer', default: 500 },
+    concurrency: { type: 'integer', help: 'requests in flight', default: 4, min: 1 },
+    temperature: { type: 'number', help: 'judge temperature', default: 0, min: 0 },
+    'max-tokens': { type: 'integer', help: 'longest answer', default: 500, min: 1 },
     timeout: { type: 'number', help: 'seconds per request', default: 120 },
     retries: {
       type: 'integer',
       help: `retries of a failed request (429, 5xx, time-out); its waits (Retry-After included, at most 60 s each) add up to at most ${DEFAULT_MAX_TOTAL_WAIT_MS / 60_000} min; the run stops after 10 failed requests in a row`,
       default: 6,
+      min: 0,
     },
-    reasks: { type: 'integer', help: 'extra tries when an answer cannot be read', default: 2 },
+    reasks: { type: 'integer', help: 'extra tries when an answer cannot be read', default: 2, min: 0 },
     'json-mode': {
       type: 'string',
       help: 'ask for response_format json_object',
@@ -165,9 +170,7 @@ async function judge(argv: string[]): Promise<number> {
   const p = parse(argv, judgeSpec);
   if (!p) return 0;
   const o = p.options;
-  if (o.concurrency < 1) throw new UserError('--concurrency must be at least 1', 2);
-  if (!(o.timeout > 0)) throw new UserError('--timeout must be > 0', 2);
-  if (o.retries < 0 || o.reasks < 0) throw new UserError('--retries and --reasks must be >= 0', 2);
+  if (!(o.timeout > 0)) throw new UserError(`--timeout must be positive, got ${o.timeout}`, 2);
   const protocol = o.protocol as Protocol;
   const out = o.out ?? `${o.in.replace(/\.jsonl$/, '')}.graded-${protocol}.jsonl`;
   if (path.resolve(out) === path.resolve(o.in)) throw new UserError('--out must differ from --in', 2);
@@ -228,10 +231,10 @@ const reportSpec = {
     train: { type: 'string', help: 'dataset folder whose train texts the memorisation check compares with' },
     grammar: {
       type: 'boolean',
-      help: 'check grammar with link-grammar (--no-grammar to skip)',
+      help: 'check grammar with link-grammar',
       default: true,
     },
-    measures: { type: 'boolean', help: 'compute the no-LLM measures (--no-measures to skip)', default: true },
+    measures: { type: 'boolean', help: 'compute the no-LLM measures', default: true },
     json: { type: 'boolean', help: 'print the report as JSON instead of Markdown' },
   },
   examples: ['nanovlm eval report --in graded.jsonl --out report/'],
@@ -243,7 +246,7 @@ async function report(argv: string[]): Promise<number> {
   const o = p.options;
   // `--in graded*.jsonl` arrives from the shell as --in a.jsonl b.jsonl: the rest are positionals.
   const files = [...o.in, ...p.positionals];
-  if (!files.length) throw new UserError(`${reportSpec.name}: give at least one --in FILE`, 2);
+  if (!files.length) throw new UserError('give at least one --in FILE', 2);
   const trainIndex = o.train
     ? new TrainingTextIndex(trainingTexts(openDataset(o.train, { checkImages: false })))
     : undefined;
@@ -270,22 +273,29 @@ const autoSpec = {
     data: { type: 'string', help: 'dataset folder', required: true },
     split: { type: 'string', help: 'split to describe', default: 'test', choices: SPLITS },
     kind: { type: 'string', help: 'reference text and perplexity text', default: 'short', choices: KINDS },
-    count: { type: 'integer', help: 'pictures to describe (0 = the whole split)', default: 200 },
+    count: { type: 'integer', help: 'pictures to describe (0 = the whole split)', default: 200, min: 0 },
     seed: { type: 'integer', help: 'seed of the picture choice', default: 0 },
-    'ppl-samples': { type: 'integer', help: 'val texts for perplexity (0 = all, -1 = skip)', default: 0 },
+    'ppl-samples': {
+      type: 'integer',
+      help: 'val texts for perplexity (0 = all, -1 = skip)',
+      default: 0,
+      min: -1,
+    },
     'max-new-tokens': {
       type: 'integer',
-      help: 'most tokens per description (default: generation_config.json)',
+      help: 'most tokens per description',
+      defaultHelp: 'generation_config.json',
+      min: 1,
     },
-    'batch-size': { type: 'integer', help: 'descriptions generated together', default: 16 },
+    'batch-size': { type: 'integer', help: 'descriptions generated together', default: 16, min: 1 },
     grammar: {
       type: 'boolean',
-      help: 'check grammar with link-grammar (--no-grammar to skip)',
+      help: 'check grammar with link-grammar',
       default: true,
     },
     memorization: {
       type: 'boolean',
-      help: 'compare with every training text (--no-memorization to skip)',
+      help: 'compare with every training text',
       default: true,
     },
     out: { type: 'string', help: 'write auto.md and auto.json here' },

@@ -15,9 +15,19 @@ const options = {
     multiple: true,
   },
   prompt: { type: 'string', help: 'start of the description; the model writes the rest' },
-  'max-new-tokens': { type: 'integer', help: 'most tokens to generate (default: generation_config.json)' },
-  temperature: { type: 'number', help: '0 = greedy (default: generation_config.json)' },
-  'top-k': { type: 'integer', help: 'sample from the k most likely tokens (0 = all)' },
+  'max-new-tokens': {
+    type: 'integer',
+    help: 'most tokens to generate',
+    defaultHelp: 'generation_config.json',
+    min: 0,
+  },
+  temperature: {
+    type: 'number',
+    help: 'sampling temperature (0 = greedy)',
+    defaultHelp: 'generation_config.json',
+    min: 0,
+  },
+  'top-k': { type: 'integer', help: 'sample from the k most likely tokens (0 = all)', min: 0 },
   'top-p': { type: 'number', help: 'sample from the smallest set reaching this probability (1 = all)' },
   'repetition-penalty': { type: 'number', help: 'penalise tokens already written (1 = off)' },
   seed: { type: 'integer', help: 'seed for sampling (same seed, same text)' },
@@ -42,15 +52,11 @@ export async function run(argv: string[]): Promise<number> {
   const o = args.options;
   applyPrecision(o.precision);
   const images = [...o.image, ...args.positionals];
-  if (images.length === 0) throw new UserError('nanovlm generate: give at least one --image FILE', 2);
-  if (o.temperature !== undefined && o.temperature < 0) throw new UserError('--temperature must be >= 0', 2);
+  if (images.length === 0) throw new UserError('give at least one --image FILE', 2);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
     throw new UserError('--top-p must be in (0, 1]', 2);
-  if (o.topK !== undefined && o.topK < 0) throw new UserError('--top-k must be >= 0', 2);
-  if (o.maxNewTokens !== undefined && o.maxNewTokens < 0)
-    throw new UserError('--max-new-tokens must be >= 0', 2);
   if (o.repetitionPenalty !== undefined && !(o.repetitionPenalty > 0))
-    throw new UserError('--repetition-penalty must be > 0', 2);
+    throw new UserError(`--repetition-penalty must be positive, got ${o.repetitionPenalty}`, 2);
   const vlm = await loadModel(o.model);
   // One image streams its tokens to a terminal as they come; a batch prints each description at the end.
   const stream = images.length === 1 && !o.json && process.stdout.isTTY;

@@ -18,7 +18,8 @@ const options = {
   model: { type: 'string', help: 'a preset name, a model folder, or a config.json', default: 'mini' },
   'text-len': {
     type: 'integer',
-    help: 'text tokens (BOS + text + EOS) assumed for FLOPs; default max_text_len',
+    help: 'text tokens (BOS + text + EOS) assumed for FLOPs',
+    defaultHelp: "the model's max_text_len",
   },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const satisfies Schema;

@@ -25,7 +25,7 @@ import { UserError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { formatDuration, Progress } from '../util/progress.ts';
 import { MANIFEST, openDataset } from '../data/dataset.ts';
-import { generateScenes, type SceneSource } from '../data/scenes/index.ts';
+import { generateScenes, MAX_SCENES, type SceneSource } from '../data/scenes/index.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { isPresetName } from '../model/config.ts';
 import { resolveConfig } from '../train/config.ts';
@@ -51,23 +51,36 @@ const options = {
     choices: ['tiny', 'mini', 'base', 'large'],
     default: 'mini',
   },
-  count: { type: 'integer', help: 'built-in scenes to generate', default: 30000 },
+  count: { type: 'integer', help: 'built-in scenes to generate', default: 30000, min: 1, max: MAX_SCENES },
   source: {
     type: 'string',
     help: 'pictures: clipart, photos (Debian packages, see src/data/photos) or mixed',
     choices: ['clipart', 'photos', 'mixed'],
     default: 'clipart',
   },
-  data: { type: 'string', help: 'scenes folder (default data/scenes, data/photos or data/mixed)' },
-  name: { type: 'string', help: 'run name, folder runs/<name> (default main, main-photos or main-mixed)' },
+  data: {
+    type: 'string',
+    help: 'scenes folder',
+    defaultHelp: 'data/scenes, data/photos or data/mixed (by --source)',
+  },
+  name: {
+    type: 'string',
+    help: 'run name, folder runs/<name>',
+    defaultHelp: 'main, main-photos or main-mixed (by --source)',
+  },
   text: {
     type: 'string',
     help: 'descriptions to learn',
     choices: ['short', 'long', 'both'],
     default: 'short',
   },
-  'eval-count': { type: 'integer', help: 'test pictures to describe and score (0 = all)', default: 500 },
-  show: { type: 'integer', help: 'descriptions to print', default: 8 },
+  'eval-count': {
+    type: 'integer',
+    help: 'test pictures to describe and score (0 = all)',
+    default: 500,
+    min: 0,
+  },
+  show: { type: 'integer', help: 'descriptions to print', default: 8, min: 0 },
   extend: { type: 'boolean', help: 'train a finished run further for --minutes' },
   seed: { type: 'integer', help: 'seed of the model initialisation and the data order', default: 1337 },
   'scenes-seed': { type: 'integer', help: 'seed of the scenes (as nanovlm data scenes --seed)', default: 1 },
@@ -75,6 +88,7 @@ const options = {
     type: 'integer',
     help: 'out-of-distribution pictures (free layout) to describe and score (0 = none)',
     default: OOD_DEFAULTS.count,
+    min: 0,
   },
   'ood-data': {
     type: 'string',
@@ -137,7 +151,6 @@ export async function run(argv: string[]): Promise<number> {
   const name = o.name ?? (source === 'clipart' ? 'main' : `main-${source}`);
   if (!isPresetName(o.model)) throw new UserError(`--model: unknown preset ${o.model}`, 2);
   if (!(o.minutes > 0)) throw new UserError('--minutes must be positive', 2);
-  if (o.oodCount < 0) throw new UserError('--ood-count must be 0 or more', 2);
   const say = (msg: string) => {
     if (!o.json) console.error(msg);
   };

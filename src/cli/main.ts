@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
-import { fileSystemError } from '../util/fs.ts';
+import { errorText, withCommand } from './args.ts';
 
 /** The package's version (src/cli and dist/cli are both two folders below package.json). */
 export function version(): string {
@@ -97,11 +97,9 @@ export async function main(argv: string[]): Promise<number> {
     return await mod.run(rest);
   } catch (caught) {
     // A failed file operation (disk full, read-only folder, ...) is a one-line error too.
-    const e = fileSystemError(caught) ?? caught;
+    const e = withCommand(caught, `nanovlm ${name}`);
     if (e instanceof UserError) {
-      // Option errors already name the command (`nanovlm serve: --model is required`).
-      const prefix = e.message.startsWith(`nanovlm ${name}`) ? '' : `nanovlm ${name}: `;
-      console.error(`${prefix}${e.message}`);
+      console.error(errorText(e, `nanovlm ${name}`));
       return e.exitCode;
     }
     if ((e as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(`cli/`)) {

@@ -53,9 +53,15 @@ export const scalingSpec = {
       type: 'integer',
       help: 'training samples per run at equal samples (0 = skip)',
       default: 100000,
+      min: 0,
     },
-    minutes: { type: 'number', help: 'training minutes per run at equal time (0 = skip)', default: 15 },
-    'eval-count': { type: 'integer', help: 'test pictures to describe (0 = all)', default: 500 },
+    minutes: {
+      type: 'number',
+      help: 'training minutes per run at equal time (0 = skip)',
+      default: 15,
+      min: 0,
+    },
+    'eval-count': { type: 'integer', help: 'test pictures to describe (0 = all)', default: 500, min: 0 },
     'ood-data': {
       type: 'string',
       help: 'out-of-distribution pictures (built when missing)',
@@ -65,8 +71,9 @@ export const scalingSpec = {
       type: 'integer',
       help: 'out-of-distribution pictures (0 = none)',
       default: OOD_DEFAULTS.count,
+      min: 0,
     },
-    'ppl-samples': { type: 'integer', help: 'val samples for perplexity (0 = all)', default: 500 },
+    'ppl-samples': { type: 'integer', help: 'val samples for perplexity (0 = all)', default: 500, min: 0 },
     grammar: { type: 'boolean', help: 'check sentences with link-grammar', default: true },
     json: { type: 'boolean', help: 'print the rows as one JSON line', default: false },
   },
@@ -179,7 +186,6 @@ export async function scaling(argv: string[]): Promise<number> {
   const o = parsed.options;
   const models = list('models', o.models, isPresetName, ['tiny', 'mini', 'base', 'large']);
   const texts = list('texts', o.texts, isText, ['short', 'long']);
-  if (o.samples < 0 || !(o.minutes >= 0)) throw new UserError('--samples and --minutes must be 0 or more', 2);
   if (!o.samples && !o.minutes)
     throw new UserError('--samples and --minutes are both 0: nothing to train', 2);
   if (!existsSync(path.join(o.data, 'manifest.jsonl')) || !existsSync(path.join(o.data, 'tokenizer.json'))) {

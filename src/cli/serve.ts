@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { parseCommand, type CommandSpec, type Schema } from './args.ts';
 import { loadModel } from '../model/index.ts';
-import { isLoopbackHost, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
+import { isLoopbackHost, sceneExamples, startServer, SERVE_DEFAULTS } from '../serve/index.ts';
 import { UserError } from '../util/errors.ts';
 import { applyPrecision, precisionOption } from './precision.ts';
 
@@ -19,18 +19,31 @@ const options = {
     help: 'the name clients see and send (default: the run name for runs/<run>/checkpoints/best, else the folder name)',
   },
   host: { type: 'string', help: 'address to listen on', default: SERVE_DEFAULTS.host },
-  port: { type: 'integer', help: 'port (0: any free port)', default: SERVE_DEFAULTS.port },
+  port: {
+    type: 'integer',
+    help: 'port (0: any free port)',
+    default: SERVE_DEFAULTS.port,
+    min: 0,
+    max: 65535,
+  },
   'max-batch': {
     type: 'integer',
     help: 'most requests generated together in one batch',
     default: SERVE_DEFAULTS.maxBatch,
+    min: 1,
   },
   queue: {
     type: 'integer',
     help: 'most requests waiting; beyond that: 503 with Retry-After',
     default: SERVE_DEFAULTS.maxQueue,
+    min: 0,
   },
-  'timeout-ms': { type: 'integer', help: 'per-request time limit', default: SERVE_DEFAULTS.timeoutMs },
+  'timeout-ms': {
+    type: 'integer',
+    help: 'per-request time limit',
+    default: SERVE_DEFAULTS.timeoutMs,
+    min: 1,
+  },
   'max-body-mb': {
     type: 'number',
     help: 'largest request body (413 beyond)',
@@ -38,7 +51,8 @@ const options = {
   },
   'api-key': {
     type: 'string',
-    help: `require "Authorization: Bearer KEY" (as OpenAI clients send it) on every route but GET / and /health; default: the ${API_KEY_ENV} environment variable`,
+    help: `require "Authorization: Bearer KEY" (as OpenAI clients send it) on every route but GET / (with its icon and examples) and /health`,
+    defaultHelp: `the ${API_KEY_ENV} environment variable`,
   },
   'allow-origin': {
     type: 'string',
@@ -49,6 +63,7 @@ const options = {
     type: 'integer',
     help: 'most connections open at once (more are closed at once)',
     default: SERVE_DEFAULTS.maxConnections,
+    min: 1,
   },
   precision: precisionOption,
   quiet: { type: 'boolean', help: 'no line per request (method, path, status, ms) on stdout' },
@@ -72,18 +87,12 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(argv, spec);
   if (!args) return 0;
   const o = args.options;
-  if (o.port < 0 || o.port > 65535) throw new UserError(`--port must be in [0, 65535], got ${o.port}`, 2);
-  if (o.maxBatch < 1) throw new UserError(`--max-batch must be at least 1, got ${o.maxBatch}`, 2);
-  if (o.queue < 0) throw new UserError(`--queue must be at least 0, got ${o.queue}`, 2);
-  if (o.timeoutMs < 1) throw new UserError(`--timeout-ms must be at least 1, got ${o.timeoutMs}`, 2);
   if (o.modelName !== undefined && !/^\S{1,200}$/.test(o.modelName))
     throw new UserError(
       `--model-name must be 1-200 characters without spaces, got "${o.modelName.slice(0, 50)}"`,
       2,
     );
   if (!(o.maxBodyMb > 0)) throw new UserError(`--max-body-mb must be positive, got ${o.maxBodyMb}`, 2);
-  if (o.maxConnections < 1)
-    throw new UserError(`--max-connections must be at least 1, got ${o.maxConnections}`, 2);
   const apiKey = o.apiKey ?? (process.env[API_KEY_ENV] || undefined);
   if (apiKey !== undefined && apiKey.trim().length < 8)
     throw new UserError('--api-key must be at least 8 characters', 2);
@@ -98,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   applyPrecision(o.precision);
   // Uploads are never the same picture twice: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const vlm = await loadModel(o.model);
+  const [vlm, examples] = await Promise.all([loadModel(o.model), sceneExamples()]);
   let running;
   try {
     running = await startServer(vlm, {
@@ -111,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       apiKey: apiKey?.trim(),
       allowedOrigins: o.allowOrigin,
       maxConnections: o.maxConnections,
+      examples,
       ...(o.modelName !== undefined && { modelId: o.modelName }),
       ...(!o.quiet && { requestLog: (line: string) => console.log(line) }),
     });

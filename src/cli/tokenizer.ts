@@ -19,7 +19,13 @@ const trainSpec = {
     'usage: nanovlm tokenizer train --data DIR [--vocab 4096] [--text short|long|both|all] [--out FILE] [--json]',
   options: {
     data: { type: 'string', help: 'dataset folder (with manifest.jsonl)', required: true },
-    vocab: { type: 'integer', help: `vocabulary size, ${MIN_VOCAB_SIZE}..${MAX_VOCAB_SIZE}`, default: 4096 },
+    vocab: {
+      type: 'integer',
+      help: 'vocabulary size',
+      default: 4096,
+      min: MIN_VOCAB_SIZE,
+      max: MAX_VOCAB_SIZE,
+    },
     text: {
       type: 'string',
       help: 'texts to train on: ShortDesc, LongDesc, both, or all (both + captions)',
@@ -28,12 +34,17 @@ const trainSpec = {
     },
     split: {
       type: 'string',
-      help: 'records to train on (val/test texts stay unseen by default)',
+      help: 'records to train on (train keeps the val and test texts unseen)',
       choices: ['train', 'val', 'test', 'all'],
       default: 'train',
     },
-    'min-frequency': { type: 'integer', help: 'merge only pairs seen at least this often', default: 2 },
-    out: { type: 'string', help: 'output file (default: DIR/tokenizer.json)' },
+    'min-frequency': {
+      type: 'integer',
+      help: 'merge only pairs seen at least this often',
+      default: 2,
+      min: 1,
+    },
+    out: { type: 'string', help: 'output file', defaultHelp: '<data>/tokenizer.json' },
     'skip-bad': { type: 'boolean', help: 'skip bad manifest records instead of failing' },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
@@ -80,10 +91,6 @@ async function train(argv: string[]): Promise<number> {
     return 0;
   }
   const o = args.options;
-  if (o.vocab < MIN_VOCAB_SIZE || o.vocab > MAX_VOCAB_SIZE) {
-    throw new UserError(`--vocab must be between ${MIN_VOCAB_SIZE} and ${MAX_VOCAB_SIZE}, got ${o.vocab}`, 2);
-  }
-  if (o.minFrequency < 1) throw new UserError(`--min-frequency must be at least 1, got ${o.minFrequency}`, 2);
   if (args.positionals.length) throw new UserError(`unexpected argument "${args.positionals[0]}"`, 2);
   // The tokenizer needs only the texts, so the images are not checked here.
   const dataset = openDataset(o.data, { skipBad: o.skipBad, checkImages: false });

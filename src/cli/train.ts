@@ -11,6 +11,7 @@ import {
   type TrainConfig,
 } from '../train/config.ts';
 import { listCheckpoints } from '../train/checkpoint.ts';
+import { loadTrainerState } from '../train/state.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
 import { prepareTorchRun, torchrunCommand, trainWithTorch } from '../train/torch-engine.ts';
 import { precisionInfo } from '../tensor/precision.ts';
@@ -22,34 +23,46 @@ const options = {
     type: 'string',
     help: 'JSON config file (a model config.json, or {"model": ..., training keys})',
   },
-  data: { type: 'string', help: `dataset folder (default ${DEFAULT_TRAIN.data})` },
-  tokenizer: { type: 'string', help: 'tokenizer.json (default <data>/tokenizer.json)' },
+  data: { type: 'string', help: 'dataset folder', defaultHelp: DEFAULT_TRAIN.data },
+  tokenizer: { type: 'string', help: 'tokenizer.json', defaultHelp: '<data>/tokenizer.json' },
   text: {
     type: 'string',
-    help: 'which descriptions to learn (default short)',
+    help: 'which descriptions to learn',
     choices: ['short', 'long', 'both'],
+    defaultHelp: DEFAULT_TRAIN.text,
   },
-  name: { type: 'string', help: 'run name: the run folder is runs/<name> (default <preset>-<text>)' },
+  name: { type: 'string', help: 'run name: the run folder is runs/<name>', defaultHelp: '<preset>-<text>' },
   out: { type: 'string', help: 'run folder (instead of runs/<name>)' },
   resume: { type: 'string', help: 'continue a run exactly: a run folder or a checkpoint folder' },
-  steps: { type: 'integer', help: 'optimizer steps (default: from --epochs, or fitted to --minutes)' },
+  steps: {
+    type: 'integer',
+    help: 'optimizer steps',
+    defaultHelp: 'from --epochs, or fitted to --minutes',
+  },
   epochs: {
     type: 'integer',
-    help: `passes over the train split (default ${DEFAULT_EPOCHS} when no steps/minutes)`,
+    help: 'passes over the train split',
+    defaultHelp: `${DEFAULT_EPOCHS} when neither --steps nor --minutes is given`,
   },
   minutes: { type: 'number', help: 'time budget: stop and checkpoint when reached' },
-  'batch-size': { type: 'integer', help: `samples per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
-  lr: { type: 'number', help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
+  'batch-size': {
+    type: 'integer',
+    help: 'samples per micro-batch',
+    defaultHelp: String(DEFAULT_TRAIN.batchSize),
+  },
+  lr: { type: 'number', help: 'peak learning rate', defaultHelp: String(DEFAULT_TRAIN.lr) },
   precision: precisionOption,
   json: { type: 'boolean', help: 'print the summary as one JSON object (no progress output)' },
   engine: {
     type: 'string',
-    help: 'ts (our kernels, default) or torch (PyTorch DDP; --data must be a packed folder)',
+    help: 'ts (our kernels) or torch (PyTorch DDP; --data must be a packed folder)',
     choices: ['ts', 'torch'],
+    defaultHelp: 'ts',
   },
   nproc: {
     type: 'integer',
-    help: 'torch engine: ranks on this machine (default 1); the batch is split over them',
+    help: 'torch engine: ranks on this machine; the batch is split over them',
+    defaultHelp: '1',
   },
   device: {
     type: 'string',
@@ -94,6 +107,24 @@ function optionOverrides(o: Record<string, unknown>): [string, string][] {
   return keys.filter(([opt]) => o[opt] !== undefined).map(([opt, key]) => [key, String(o[opt])]);
 }
 
+/**
+ * The run's average speed: all samples over all training seconds, as the last checkpoint counts them (a
+ * resumed run that trained little or nothing this session still shows what the run ran at). The
+ * session's own figures when the checkpoint cannot be read.
+ */
+export function runSpeed(s: TrainSummary): { samplesPerSecond: number | null; seconds: number } {
+  let samples = s.samplesSeen;
+  let seconds = s.seconds;
+  try {
+    const state = loadTrainerState(s.checkpoint);
+    samples = state.samplesSeen;
+    seconds = state.trainSeconds;
+  } catch {
+    // the session's figures
+  }
+  return { samplesPerSecond: samples > 0 && seconds > 0 ? samples / seconds : null, seconds };
+}
+
 export function printSummary(
   s: TrainSummary,
   write: (line: string) => void = console.log,
@@ -108,8 +139,10 @@ export function printSummary(
   // How much worse the texts are predicted from the wrong pictures: near 0 means the image is ignored.
   write(`image gain     ${f(s.valImageGain)} nats per token`);
   write(`best val loss  ${f(s.bestValLoss)} at step ${s.bestStep ?? '-'}`);
+  const speed = runSpeed(s);
+  const rate = speed.samplesPerSecond === null ? '-' : `${speed.samplesPerSecond.toFixed(1)} samples/s`;
   write(
-    `speed          ${s.samplesPerSecond.toFixed(1)} samples/s (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}), ${formatDuration(s.seconds)}`,
+    `speed          ${rate} over the run's ${formatDuration(speed.seconds)} of training (${s.backend}, ${s.threads} thread(s), ${precisionInfo().note}); this session ${formatDuration(s.seconds)}`,
   );
   write(`peak RSS       ${s.peakRssMB.toFixed(0)} MB`);
   write(`checkpoint     ${s.checkpoint}`);

@@ -15,6 +15,8 @@ export interface ServeContext {
   vlm: VisionLanguageModel;
   /** The name clients use for the model (its folder's name). */
   modelId: string;
+  /** The model's parameter count. */
+  parameters: number;
   /** Unix seconds the model was loaded (OpenAI's `created`). */
   created: number;
   batcher: Batcher;

@@ -8,15 +8,19 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http-error.ts';
 
-/** Routes anyone may GET without the key: the page (it asks for nothing) and the health check. */
-const OPEN_ROUTES = new Set(['/', '/health']);
+/**
+ * Routes anyone may GET without the key: the page, its icon and example pictures (they ask for nothing;
+ * an <img> cannot send the key) and the health check.
+ */
+const OPEN_ROUTES = new Set(['/', '/favicon.ico', '/favicon.svg', '/examples', '/health']);
+const isOpen = (pathname: string) => OPEN_ROUTES.has(pathname) || /^\/examples\/\d+\.png$/.test(pathname);
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Throws a 401 unless the request carries the key (constant-time comparison). */
 export function checkApiKey(req: IncomingMessage, pathname: string, apiKey: string | undefined): void {
   if (!apiKey) return;
-  if (OPEN_ROUTES.has(pathname) && (req.method === 'GET' || req.method === 'HEAD')) return;
+  if (isOpen(pathname) && (req.method === 'GET' || req.method === 'HEAD')) return;
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());
   const given = m?.[1]?.trim() ?? '';

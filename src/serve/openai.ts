@@ -199,7 +199,18 @@ function contentParts(content: unknown, where: string): Part[] {
 export function handleModels(res: ServerResponse, ctx: ServeContext): void {
   sendJson(res, 200, {
     object: 'list',
-    data: [{ id: ctx.modelId, object: 'model', created: ctx.created, owned_by: 'nanovlm' }],
+    data: [
+      {
+        id: ctx.modelId,
+        object: 'model',
+        created: ctx.created,
+        owned_by: 'nanovlm',
+        // Beyond OpenAI's fields (its clients keep them): what the page shows beside the name.
+        preset: ctx.vlm.config.preset,
+        parameters: ctx.parameters,
+        image_size: ctx.vlm.config.image_size,
+      },
+    ],
   });
 }
 

@@ -1,6 +1,8 @@
 /**
  * The HTTP server (node:http, no framework: a handful of routes do not need one). Routes:
  *   GET  /                     the web page (page.html)
+ *   GET  /favicon.ico, /favicon.svg   its icon
+ *   GET  /examples             the example pictures: {"data": [{"name", "url"}]}; GET /examples/N.png one
  *   GET  /health               {"status": "ok", ...}
  *   GET  /metrics              Prometheus text format
  *   GET  /v1/models            OpenAI's model list
@@ -14,6 +16,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { VisionLanguageModel } from '../model/index.ts';
 import { Batcher } from './batcher.ts';
+import type { Example } from './examples.ts';
+import { FAVICON_SVG, faviconIco } from './favicon.ts';
 import type { ServeContext } from './context.ts';
 import { handleDescribe } from './describe.ts';
 import { ClientGone, HttpError, RequestTimeout } from './http-error.ts';
@@ -48,6 +52,8 @@ export interface ServeOptions {
   headersTimeoutMs?: number;
   /** Gets one line per finished request: method, path, status, milliseconds (default: none). */
   requestLog?: (line: string) => void;
+  /** Pictures the page offers to click (`sceneExamples()` renders a few built-in scenes); default none. */
+  examples?: readonly Example[];
 }
 
 export const SERVE_DEFAULTS = {
@@ -80,8 +86,16 @@ const PAGE_HEADERS = {
     "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
 };
 
+const STATIC_HEADERS = { 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' };
+
+/** GET /examples/N.png (N counts from 1). */
+const EXAMPLE_PATH = /^\/examples\/([1-9]\d{0,3})\.png$/;
+
 const ROUTES: Record<string, string> = {
   '/': 'GET',
+  '/favicon.ico': 'GET',
+  '/favicon.svg': 'GET',
+  '/examples': 'GET',
   '/health': 'GET',
   '/metrics': 'GET',
   '/v1/models': 'GET',
@@ -106,6 +120,7 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
   const ctx: ServeContext = {
     vlm,
     modelId: opts.modelId ?? defaultModelId(vlm.dir),
+    parameters: vlm.model.parameterCount(),
     created: Math.floor(Date.now() / 1000),
     batcher,
     metrics,
@@ -115,6 +130,12 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     timeoutMs: o.timeoutMs,
   };
   const allowedOrigins = opts.allowedOrigins ?? [];
+  const examples = opts.examples ?? [];
+  const favicon = await faviconIco();
+  const sendBytes = (req: IncomingMessage, res: ServerResponse, type: string, bytes: Buffer) => {
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...STATIC_HEADERS });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  };
   const active = new Set<AbortController>();
   let closing = false;
 
@@ -133,7 +154,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     }
     checkOrigin(req, allowedOrigins);
     checkApiKey(req, p, opts.apiKey);
-    const method = ROUTES[p];
+    const example = EXAMPLE_PATH.exec(p);
+    const method = ROUTES[p] ?? (example && Number(example[1]) <= examples.length ? 'GET' : undefined);
     if (!method)
       throw new HttpError(
         404,
@@ -147,6 +169,15 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
         res.writeHead(200, PAGE_HEADERS);
         res.end(req.method === 'HEAD' ? undefined : PAGE);
         return;
+      case '/favicon.ico':
+        return sendBytes(req, res, 'image/x-icon', favicon);
+      case '/favicon.svg':
+        return sendBytes(req, res, 'image/svg+xml', FAVICON_SVG);
+      case '/examples':
+        return sendJson(res, 200, {
+          object: 'list',
+          data: examples.map((e, i) => ({ name: e.name, url: `/examples/${i + 1}.png` })),
+        });
       case '/health':
         return sendJson(res, closing ? 503 : 200, {
           status: closing ? 'shutting_down' : 'ok',
@@ -171,6 +202,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
         return handleDescribe(req, res, ctx, url, signal);
       case '/v1/chat/completions':
         return handleChat(req, res, ctx, signal);
+      default:
+        return sendBytes(req, res, 'image/png', examples[Number(example![1]) - 1]!.png);
     }
   }
 
@@ -183,7 +216,8 @@ export async function startServer(vlm: VisionLanguageModel, opts: ServeOptions =
     } catch {
       url = new URL('http://localhost/?');
     }
-    const routeLabel = url.pathname in ROUTES ? url.pathname : 'other';
+    const routeLabel =
+      url.pathname in ROUTES ? url.pathname : EXAMPLE_PATH.test(url.pathname) ? '/examples/N.png' : 'other';
     const ac = new AbortController();
     active.add(ac);
     const timer = setTimeout(() => ac.abort(new RequestTimeout(o.timeoutMs)), o.timeoutMs);

@@ -8,4 +8,7 @@ export class UserError extends Error {
     super(message);
     this.name = 'UserError';
   }
+
+  /** The command it ends (`nanovlm data scenes`), set by the CLI; its messages start with it. */
+  command?: string;
 }

@@ -10,6 +10,8 @@ export interface ProgressOptions {
   plainEvery?: number;
   /** Suppress all output (e.g. --json mode). */
   quiet?: boolean;
+  /** Milliseconds now (default performance.now; tests pass their own). */
+  clock?: () => number;
 }
 
 export function formatDuration(seconds: number): string {
@@ -21,13 +23,25 @@ export function formatDuration(seconds: number): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
+/**
+ * A rate (and an ETA from it) is shown only after this long: over a shorter interval a few items that
+ * happened to be quick (or were done before the bar started) give figures like "84202 texts/s".
+ */
+export const MIN_RATE_SECONDS = 1;
+
 export class Progress {
-  private start = performance.now();
+  private readonly clock: () => number;
+  private readonly start: number;
   private lastPlain = 0;
   private done = 0;
+  private fields: Record<string, string | number> = {};
+  /** The state of the last plain line written (so finish() does not repeat it). */
+  private lastPlainText = '';
   private readonly stream: NodeJS.WriteStream;
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
+    this.clock = opts.clock ?? (() => performance.now());
+    this.start = this.clock();
   }
   get isTTY(): boolean {
     return Boolean(this.stream.isTTY);
@@ -36,20 +50,15 @@ export class Progress {
   update(done: number, fields: Record<string, string | number> = {}, force = false): void {
     if (this.opts.quiet) return;
     this.done = done;
-    const elapsed = (performance.now() - this.start) / 1000;
-    const rate = done / Math.max(elapsed, 1e-9);
-    const eta = (this.opts.total - done) / rate;
-    const extra = Object.entries(fields)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(' | ');
-    const unit = this.opts.unit ?? 'it';
-    const stats = `${done}/${this.opts.total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s ETA ${formatDuration(eta)}`;
-    const label = this.opts.label ? `${this.opts.label} ` : '';
+    this.fields = fields;
+    const elapsed = (this.clock() - this.start) / 1000;
+    const text = this.text(done, fields, elapsed);
     if (this.isTTY) {
       const width = 24;
       const frac = Math.min(1, done / Math.max(1, this.opts.total));
       const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
-      const line = `${label}${bar} ${stats}${extra ? ' | ' + extra : ''}`;
+      const label = this.opts.label ? `${this.opts.label} ` : '';
+      const line = `${label}${bar} ${text.slice(label.length)}`;
       this.stream.write(`\r\x1b[2K${line.slice(0, (this.stream.columns ?? 200) - 1)}`);
     } else if (
       force ||
@@ -57,12 +66,34 @@ export class Progress {
       done === this.opts.total
     ) {
       this.lastPlain = elapsed;
-      this.stream.write(`${label}${stats}${extra ? ' | ' + extra : ''}\n`);
+      if (force && this.lastPlainText === this.text(done, fields, NaN)) return;
+      this.lastPlainText = this.text(done, fields, NaN);
+      this.stream.write(`${text}\n`);
     }
   }
+
+  /** The line without the bar; `elapsed` NaN leaves the rate out (to compare states). */
+  private text(done: number, fields: Record<string, string | number>, elapsed: number): string {
+    const unit = this.opts.unit ?? 'it';
+    let stats = `${done}/${this.opts.total}`;
+    if (elapsed >= MIN_RATE_SECONDS && done > 0) {
+      const rate = done / elapsed;
+      const eta = done < this.opts.total ? ` ETA ${formatDuration((this.opts.total - done) / rate)}` : '';
+      stats += ` ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s${eta}`;
+    }
+    const extra = Object.entries(fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' | ');
+    return `${this.opts.label ? `${this.opts.label} ` : ''}${stats}${extra ? ' | ' + extra : ''}`;
+  }
+
+  /**
+   * The last state again, with the rate over the whole time since the bar started (the last fields are
+   * kept, `fields` are added); nothing when there was nothing to do.
+   */
   finish(fields: Record<string, string | number> = {}): void {
-    if (this.opts.quiet) return;
-    this.update(this.done, fields, true);
+    if (this.opts.quiet || (this.opts.total === 0 && this.done === 0)) return;
+    this.update(this.done, { ...this.fields, ...fields }, true);
     if (this.isTTY) this.stream.write('\n');
   }
 }

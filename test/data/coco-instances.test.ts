@@ -160,7 +160,7 @@ test('COCO instances: bad files are one-line errors naming the file and the plac
       console.error = error;
     }
     assert.equal(err.length, 1);
-    assert.match(err[0]!, /^nanovlm data: .*captions.json: "categories" must be an array/);
+    assert.match(err[0]!, /^nanovlm data coco: .*captions.json: "categories" must be an array/);
   } finally {
     s.cleanup();
   }

@@ -81,7 +81,10 @@ test('tokenizer train rejects bad input with clear messages', async () => {
   const dir = makeDataset(5);
   try {
     await assert.rejects(capture(['train']), /--data is required/);
-    await assert.rejects(capture(['train', '--data', dir, '--vocab', '10']), /--vocab must be between/);
+    await assert.rejects(
+      capture(['train', '--data', dir, '--vocab', '10']),
+      /--vocab must be from 260 to 65536, got 10/,
+    );
     await assert.rejects(capture(['train', '--data', dir, '--text', 'poems']), /expected one of/);
     await assert.rejects(capture(['train', '--data', path.join(dir, 'nope')]), /dataset folder not found/);
     await assert.rejects(capture(['frobnicate']), /unknown subcommand/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../src/cli/train.ts';
@@ -76,6 +76,17 @@ test('train --json: one JSON summary; a second start in the same folder is refus
   const again = cli(args);
   assert.equal(again.code, 2);
   assert.match(again.err, /already holds a training run: continue it with --resume/);
+
+  // Resuming the finished run trains nothing: the speed is still the run's average (was "0.0 samples/s").
+  const state = JSON.parse(readFileSync(path.join(out, 'checkpoints/last/trainer_state.json'), 'utf8'));
+  const resumed = cli(['train', '--resume', out]);
+  assert.equal(resumed.code, 0, resumed.err);
+  const speed = /^speed +([\d.]+) samples\/s over the run's (\d+:\d\d) of training/m.exec(resumed.out);
+  assert.ok(speed, resumed.out);
+  assert.ok(Number(speed[1]) > 0);
+  assert.equal(Number(speed[1]), Number((state.samplesSeen / state.trainSeconds).toFixed(1)));
+  assert.equal(state.samplesSeen, 16);
+  assert.doesNotMatch(resumed.err, /0\/0|step\/s/, 'no progress line for no steps');
 });
 
 test('main job: builds scenes, tokenizer, trains, scores; a second run reuses everything', () => {
