@@ -29,7 +29,7 @@ import { generateScenes, MAX_SCENES, type SceneSource } from '../data/scenes/ind
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { isPresetName } from '../model/config.ts';
 import { resolveConfig } from '../train/config.ts';
-import { mainJobSettings } from '../train/recipe.ts';
+import { mainJobSettings, RECIPE_NAMES, type RecipeName } from '../train/recipe.ts';
 import { bestCheckpoint, listCheckpoints, resolveCheckpoint } from '../train/checkpoint.ts';
 import { loadTrainerState } from '../train/state.ts';
 import { train, type TrainSummary } from '../train/trainer.ts';
@@ -67,6 +67,12 @@ const options = {
     type: 'string',
     help: 'run name, folder runs/<name>',
     defaultHelp: 'main, main-photos or main-mixed (by --source)',
+  },
+  recipe: {
+    type: 'string',
+    help: 'grounded: captions and the patch loss; captions: the descriptions alone, as the paper (src/train/recipe.ts)',
+    choices: RECIPE_NAMES,
+    default: 'grounded',
   },
   text: {
     type: 'string',
@@ -207,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!hasRun) {
     const cfg = resolveConfig({
       model: o.model,
-      recipe: mainJobSettings(o.model),
+      recipe: mainJobSettings(o.model, o.recipe as RecipeName),
       overrides: [
         ['data', data],
         ['text', o.text],

@@ -44,7 +44,7 @@ export interface TrainConfig {
   /**
    * Learning-rate multiplier of the vision encoder and the connector. At the decoder's rate they learn
    * to hide the picture (a large constant swamps the image token) before the decoder learns to read it
-   * (measured: docs/training.md). The main job's recipe uses 0.01 (src/train/recipe.ts).
+   * (measured: docs/training.md). The main job's recipes use 0.3 and 0.01 (src/train/recipe.ts).
    */
   visionLrScale: number;
   /** Weight of the word head's loss beside the language-model loss (models with `word_head` only). */

@@ -19,17 +19,27 @@ const OLD_MAIN_JOB_PAIRS = (imageSize: number): [string, string][] => [
   ['saveEvery', '500'],
 ];
 
-test('the main job recipe resolves to the settings the main job trained with', () => {
+test('the captions-only recipe resolves to the settings the main job trained with before the patch loss', () => {
   for (const [preset, px] of [
     ['mini', 112],
     ['tiny', 32],
   ] as const) {
-    const viaRecipe = resolveConfig({ model: preset, recipe: mainJobSettings(preset) });
+    const viaRecipe = resolveConfig({ model: preset, recipe: mainJobSettings(preset, 'captions') });
     const viaPairs = resolveConfig({ model: preset, overrides: OLD_MAIN_JOB_PAIRS(px) });
     assert.deepEqual(viaRecipe, viaPairs);
     assert.equal(viaRecipe.train.visionLrScale, 0.01);
+    assert.equal(viaRecipe.train.patchLossWeight, 0);
     assert.equal(viaRecipe.model.image_size, px);
   }
+});
+
+test('the grounded recipe (the default) is the captions-only one plus the patch loss, image path at 0.3', () => {
+  const grounded = resolveConfig({ model: 'mini', recipe: mainJobSettings('mini') });
+  const captions = resolveConfig({ model: 'mini', recipe: mainJobSettings('mini', 'captions') });
+  assert.deepEqual(grounded, {
+    model: captions.model,
+    train: { ...captions.train, patchLossWeight: 1, visionLrScale: 0.3 },
+  });
 });
 
 test('--key=value overrides go on top of a recipe; a bad recipe value names the recipe', () => {
