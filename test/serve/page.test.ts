@@ -17,12 +17,12 @@ import {
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
 let model: TrainedTinyModel;
-/** Untrained, with room for 1024 tokens: greedy decoding runs long enough to be stopped. */
+/** Untrained, with room for 8192 tokens (the most a config may hold): decoding runs long enough to be stopped. */
 let long: TinyModel;
 let examples: Example[];
 let server: RunningServer;
 let browser: Browser;
-const LONG = 1024;
+const LONG = 8192;
 
 before(async () => {
   [model, long, examples, browser] = await Promise.all([
