@@ -14,6 +14,7 @@ import {
 } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
+import { ISAS, assertClose, poison, withIsa, withThreads } from '../helpers/native.ts';
 
 const addon = loadNativeAddon();
 const nb = loadNativeBackend();
@@ -21,7 +22,7 @@ const TOL = 1e-5;
 const SIZES = [1, 3, 7, 33, 127, 257];
 const rng = new Rng(1234);
 
-test('the addon exports every Backend kernel, from its registry (native/kernels.h), and nothing else as a kernel', () => {
+test('the addon exports every Backend kernel, registered by the C files (NV_KERNEL), and nothing else as a kernel', () => {
   assert.deepEqual([...addon.kernels].sort(), backendKernelNames().sort());
   for (const name of backendKernelNames()) assert.equal(typeof nb[name], 'function', name);
 });
@@ -31,50 +32,6 @@ function rand(n: number, scale = 1): Float32Array {
   for (let i = 0; i < n; i++) a[i] = (rng.next() * 2 - 1) * scale;
   return a;
 }
-const poison = (n: number) => new Float32Array(n).fill(NaN);
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let diff = 0;
-  let mag = 1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
-    mag = Math.max(mag, Math.abs(b[i]!));
-  }
-  return diff / mag;
-}
-
-function assertClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL): void {
-  for (let i = 0; i < actual.length; i++) {
-    if (Number.isNaN(actual[i]!)) assert.fail(`${label}: element ${i} was not written (NaN)`);
-  }
-  const e = relErr(actual, expected);
-  assert.ok(e <= tol, `${label}: relative error ${e.toExponential(2)} > ${tol}`);
-}
-
-function withThreads<T>(n: number, fn: () => T): T {
-  const before = addon.threads();
-  addon.setThreads(n);
-  try {
-    return fn();
-  } finally {
-    addon.setThreads(before);
-  }
-}
-
-function withIsa<T>(isa: string, fn: () => T): T {
-  const before = addon.isa();
-  addon.setIsa(isa);
-  try {
-    return fn();
-  } finally {
-    addon.setIsa(before);
-  }
-}
-
-const ISAS = ['avx512', 'avx2', 'generic'].slice(['avx512', 'avx2', 'generic'].indexOf(addon.supportedIsa()));
-
 test('addon loads, reports its pool and picks the best micro-kernel', () => {
   assert.equal(nb.name, 'native');
   assert.ok(nb.threads >= 1);
