@@ -19,8 +19,12 @@ type AddonKernel = (...args: never[]) => unknown;
 export interface NativeAddon {
   /** The names of the kernels the C files register (NV_KERNEL), in link order. */
   readonly kernels: readonly string[];
-  /** Threads of the pool (NANOVLM_THREADS, else the CPUs this process may use). */
+  /**
+   * Threads of the pool: NANOVLM_THREADS, else the CPUs this process may use. That variable is the one way
+   * a run sets them (the CLI's --threads sets it before the addon loads).
+   */
   threads(): number;
+  /** Resizes the pool in a running process (tests and benchmarks compare thread counts); returns the count. */
   setThreads(n: number): number;
   /** GEMM micro-kernel in use: 'avx512' | 'avx2' | 'generic'. */
   isa(): string;
