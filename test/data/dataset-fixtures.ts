@@ -3,7 +3,16 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeManifest, type Split } from '../../src/data/dataset.ts';
+import { writeManifest, type DatasetRecord, type Split } from '../../src/data/dataset.ts';
+
+/** A toy tokenizer: one id per character (4 + code % 90), specials 0-2, 100 ids in all. */
+export const charTokenizer = {
+  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
+  vocabSize: 100,
+  bosId: 1,
+  eosId: 2,
+  padId: 0,
+};
 
 export function tempDir(prefix = 'nanovlm-data-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -19,15 +28,8 @@ export async function solidPng(file: string, i: number, width = 32, height = 24)
     .toFile(file);
 }
 
-export interface FixtureRecord {
-  id: string;
-  image: string;
-  split: Split;
-  captions: string[];
-  short?: string;
-  long?: string;
-  meta: { i: number };
-}
+/** A fixture record: a dataset record whose meta holds its index. */
+export type FixtureRecord = DatasetRecord & { meta: { i: number } };
 
 /** Writes `n` records (every 5th is val) with captions, short and long texts and one PNG each. */
 export async function makeDataset(dir: string, n: number, splitOf: (i: number) => Split = (i) => (i % 5 === 4 ? 'val' : 'train')) {

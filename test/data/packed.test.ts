@@ -5,16 +5,9 @@ import path from 'node:path';
 import { openDataset } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
 import { openPacked, openTrainingData, packDataset } from '../../src/data/packed.ts';
-import { makeDataset, tempDir } from './dataset-fixtures.ts';
+import { charTokenizer, makeDataset, tempDir } from './dataset-fixtures.ts';
 
-// A toy tokenizer: one id per character.
-const tokenizer = {
-  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
-  vocabSize: 100,
-  bosId: 1,
-  eosId: 2,
-  padId: 0,
-};
+const tokenizer = charTokenizer;
 const S = 8;
 let dir: string;
 let packed: string;

@@ -158,41 +158,35 @@ test('waits between retries are capped in total (item 12)', async () => {
   }
 });
 
+/** Writes `n` lines for `eval judge` (the same completion each) to dir/completions.jsonl; returns its path. */
+function writeCompletions(dir: string, n: number): string {
+  const input = path.join(dir, 'completions.jsonl');
+  const line = (i: number) =>
+    JSON.stringify({
+      id: String(i),
+      image: 'x.png',
+      prefix: 'A dog',
+      completion: ' runs.',
+      reference: 'A dog runs.',
+      system: 's',
+    });
+  writeFileSync(input, Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n');
+  return input;
+}
+
+/** `eval judge` on `input` against `endpoint`, with no answer cache. */
+const judgeArgs = (input: string, endpoint: string, retries: number, concurrency: number) => [
+  ...['eval', 'judge', '--in', input, '--endpoint', endpoint, '--model', 'judge-m'],
+  ...['--retries', String(retries), '--concurrency', String(concurrency), '--no-cache'],
+];
+
 test('eval judge stops after repeated failures against a dead endpoint; --help says the wait cap (item 12)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-judge-dead-'));
   try {
-    const input = path.join(dir, 'completions.jsonl');
-    const lines = Array.from({ length: 60 }, (_, i) =>
-      JSON.stringify({
-        id: String(i),
-        image: 'x.png',
-        prefix: 'A dog',
-        completion: ' runs.',
-        reference: 'A dog runs.',
-        system: 's',
-      }),
-    );
-    writeFileSync(input, lines.join('\n') + '\n');
+    const input = writeCompletions(dir, 60);
     const dead = await startFakeOpenAI(() => reply.error(503, 'no backend'));
     const before = hashTree(dir);
-    const r = await runCli(
-      [
-        'eval',
-        'judge',
-        '--in',
-        input,
-        '--endpoint',
-        dead.url,
-        '--model',
-        'judge-m',
-        '--retries',
-        '0',
-        '--concurrency',
-        '2',
-        '--no-cache',
-      ],
-      { timeoutMs: 60_000 },
-    );
+    const r = await runCli(judgeArgs(input, dead.url, 0, 2), { timeoutMs: 60_000 });
     const requests = dead.requests.length;
     await dead.close();
     assertOneLineError(r, /judge stopped: 10 requests in a row failed; last: \S+: HTTP 503: no backend/);
@@ -212,37 +206,9 @@ test('eval judge stops after repeated failures against a dead endpoint; --help s
 async function judgeCli(endpoint: string, env: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-judge-hostile-'));
   try {
-    const input = path.join(dir, 'completions.jsonl');
-    const lines = Array.from({ length: 12 }, (_, i) =>
-      JSON.stringify({
-        id: String(i),
-        image: 'x.png',
-        prefix: 'A dog',
-        completion: ' runs.',
-        reference: 'A dog runs.',
-        system: 's',
-      }),
-    );
-    writeFileSync(input, lines.join('\n') + '\n');
+    const input = writeCompletions(dir, 12);
     const before = hashTree(dir).get('completions.jsonl');
-    const r = await runCli(
-      [
-        'eval',
-        'judge',
-        '--in',
-        input,
-        '--endpoint',
-        endpoint,
-        '--model',
-        'judge-m',
-        '--retries',
-        '1',
-        '--concurrency',
-        '1',
-        '--no-cache',
-      ],
-      { timeoutMs: 60_000, env },
-    );
+    const r = await runCli(judgeArgs(input, endpoint, 1, 1), { timeoutMs: 60_000, env });
     return { r, inputUnchanged: hashTree(dir).get('completions.jsonl') === before };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,15 +11,9 @@ import { decodeImage } from '../../src/data/image.ts';
 import { DataLoader, type Batch } from '../../src/data/loader.ts';
 import { packDataset } from '../../src/data/packed.ts';
 import { PYTHON_DIR, pythonWithTorch } from '../../src/train/torch-engine.ts';
-import { makeDataset, tempDir } from '../data/dataset-fixtures.ts';
+import { charTokenizer, makeDataset, tempDir } from '../data/dataset-fixtures.ts';
 
-const tokenizer = {
-  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
-  vocabSize: 100,
-  bosId: 1,
-  eosId: 2,
-  padId: 0,
-};
+const tokenizer = charTokenizer;
 const S = 8;
 const { dir, cleanup } = tempDir();
 after(cleanup);
