@@ -100,35 +100,6 @@ function gemmPacked(
   }
 }
 
-function gemmRaw(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: F,
-  b: F,
-  beta: number,
-  c: F,
-  batch: number,
-  strideA: number,
-  strideB: number,
-  strideC: number,
-  bf16 = false,
-): void {
-  const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
-  const pa = new Float64Array(roundUp(m) * k);
-  const pb = new Float64Array(roundUp(n) * k);
-  for (let t = 0; t < batch; t++) {
-    // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
-    // every batch item (stride 0) is packed once.
-    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
-    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
-    gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
-  }
-}
-
 /** Per row: y = (x - mean) * rstd * gamma + beta; also writes mean[rows] and rstd[rows]. */
 function layerNorm(
   x: F,
@@ -314,8 +285,17 @@ function attentionBackward(
 /** See GemmDesc. */
 function gemm(d: GemmDesc, a: F, b: F, c: F): void {
   const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1, bf16 = false } = d;
-  const [sA, sB, sC] = [d.strideA ?? 0, d.strideB ?? 0, d.strideC ?? 0];
-  gemmRaw(transA, transB, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
+  const { strideA = 0, strideB = 0, strideC = 0 } = d;
+  const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
+  const pa = new Float64Array(roundUp(m) * k);
+  const pb = new Float64Array(roundUp(n) * k);
+  for (let t = 0; t < batch; t++) {
+    // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
+    // every batch item (stride 0) is packed once.
+    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
+    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
+    gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
+  }
 }
 
 /**
@@ -383,7 +363,7 @@ function conv2d(d: ConvDesc, x: F, weight: F, bias: F | null, y: F): void {
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
     im2col(x.subarray(img * c * h * width), cols, one);
-    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0, bf16);
+    gemm({ m: o, n: pixels, k: ckk, bf16 }, weight, cols, out);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
   }
@@ -414,7 +394,7 @@ function conv2dBackward(
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
       im2col(x.subarray(img * c * h * width), cols, one);
-      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0, bf16);
+      gemm({ m: o, n: ckk, k: pixels, transB: true, beta: 1, bf16 }, g, cols, dweight);
     }
     if (dbias)
       for (let oc = 0; oc < o; oc++) {
@@ -423,7 +403,7 @@ function conv2dBackward(
         dbias[oc] += s;
       }
     if (dx) {
-      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0, bf16);
+      gemm({ m: ckk, n: pixels, k: o, transA: true, bf16 }, weight, g, cols);
       col2im(cols, dx.subarray(img * c * h * width), one);
     }
   }
