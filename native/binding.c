@@ -21,22 +21,6 @@ void arg_fail(nv_call *c, const char *kind, const char *fmt, const char *what, c
   else napi_throw_range_error(c->env, NULL, msg);
 }
 
-int64_t arg_int(nv_call *c, int i, const char *what, int64_t min) {
-  if (c->failed) return 0;
-  double d;
-  if (napi_get_value_double(c->env, c->argv[i], &d) != napi_ok) {
-    arg_fail(c, "T", "%s must be a number%s", what, "");
-    return 0;
-  }
-  if (!(d == floor(d)) || d < (double)min || d > 9007199254740991.0) {
-    char detail[64];
-    snprintf(detail, sizeof detail, " >= %lld, got %g", (long long)min, d);
-    arg_fail(c, "R", "%s must be an integer%s", what, detail);
-    return 0;
-  }
-  return (int64_t)d;
-}
-
 double arg_num(nv_call *c, int i, const char *what) {
   if (c->failed) return 0;
   double d;
@@ -45,6 +29,18 @@ double arg_num(nv_call *c, int i, const char *what) {
     return 0;
   }
   return d;
+}
+
+int64_t arg_int(nv_call *c, int i, const char *what, int64_t min) {
+  double d = arg_num(c, i, what);
+  if (c->failed) return 0;
+  if (!(d == floor(d)) || d < (double)min || d > 9007199254740991.0) {
+    char detail[64];
+    snprintf(detail, sizeof detail, " >= %lld, got %g", (long long)min, d);
+    arg_fail(c, "R", "%s must be an integer%s", what, detail);
+    return 0;
+  }
+  return (int64_t)d;
 }
 
 int arg_bool(nv_call *c, int i, const char *what) {

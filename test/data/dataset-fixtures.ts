@@ -1,9 +1,10 @@
 /** Small dataset folders for the data tests: solid-colour PNGs whose colour encodes the record number. */
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeManifest, type DatasetRecord, type Split } from '../../src/data/dataset.ts';
+import { packDataset } from '../../src/data/packed.ts';
 
 /** A toy tokenizer: one id per character (4 + code % 90), specials 0-2, 100 ids in all. */
 export const charTokenizer = {
@@ -50,4 +51,25 @@ export async function makeDataset(dir: string, n: number, splitOf: (i: number) =
   }
   await writeManifest(dir, records);
   return records;
+}
+
+/**
+ * makeDataset(dir/data, 23) (19 train, 4 val) with a stand-in tokenizer file, packed with charTokenizer at
+ * size×size into dir/packed, in shards of 5 pictures so that reads cross shard boundaries.
+ */
+export async function makePackedFixture(dir: string, size: number): Promise<{ data: string; packed: string }> {
+  const data = path.join(dir, 'data');
+  await makeDataset(data, 23);
+  writeFileSync(path.join(data, 'tokenizer.json'), '{"toy": true}\n');
+  const packed = path.join(dir, 'packed');
+  await packDataset({
+    inDir: data,
+    outDir: packed,
+    imageSize: size,
+    text: 'both',
+    tokenizer: charTokenizer,
+    tokenizerFile: path.join(data, 'tokenizer.json'),
+    shardMB: (5 * size * size * 3) / 1048576,
+  });
+  return { data, packed };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { openDataset } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
 import { openPacked, openTrainingData, packDataset } from '../../src/data/packed.ts';
-import { charTokenizer, makeDataset, tempDir } from './dataset-fixtures.ts';
+import { charTokenizer, makePackedFixture, tempDir } from './dataset-fixtures.ts';
 
 const tokenizer = charTokenizer;
 const S = 8;
@@ -15,20 +15,7 @@ let cleanup: () => void;
 
 before(async () => {
   ({ dir, cleanup } = tempDir());
-  const data = path.join(dir, 'data');
-  await makeDataset(data, 23); // 19 train, 4 val
-  writeFileSync(path.join(data, 'tokenizer.json'), '{"toy": true}\n');
-  packed = path.join(dir, 'packed');
-  // Shards of 5 pictures, so reads cross shard boundaries.
-  await packDataset({
-    inDir: data,
-    outDir: packed,
-    imageSize: S,
-    text: 'both',
-    tokenizer,
-    tokenizerFile: path.join(data, 'tokenizer.json'),
-    shardMB: (5 * S * S * 3) / 1048576,
-  });
+  ({ packed } = await makePackedFixture(dir, S));
 });
 after(() => cleanup());
 

@@ -18,7 +18,7 @@ import { iconRaster } from '../../src/data/scenes/art.ts';
 import { hiddenShare } from '../../src/data/scenes/layout.ts';
 import { isFamiliarWord } from '../../src/data/scenes/measure.ts';
 import { UserError } from '../../src/util/errors.ts';
-import { checkRecordTexts, checkText } from './scenes/consistency.ts';
+import { assertGroupsFit, checkRecordTexts, checkText } from './scenes/consistency.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'nanovlm-scenes-'));
 
@@ -44,13 +44,7 @@ test('layout: 1-4 kinds of 1-3 things, inside the picture, rarely hidden behind 
     backgrounds.add(s.background);
     assert.ok(s.groups.length >= 1 && s.groups.length <= 4);
     assert.equal(new Set(s.groups.map((g) => g.name)).size, s.groups.length);
-    for (const g of s.groups) {
-      assert.ok(g.count >= 1 && g.count <= 3 && g.items.length === g.count);
-      for (const it of g.items) {
-        assert.ok(it.x - it.size / 2 >= -1 && it.x + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-        assert.ok(it.y - it.size / 2 >= -1 && it.y + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-      }
-    }
+    assertGroupsFit(i, s);
     const all = s.groups.flatMap((g, gi) => g.items.map((item) => ({ gi, p: { item, zone: g.zone } })));
     for (let a = 0; a < all.length; a++) {
       for (let b = 0; b < a; b++) {

@@ -9,27 +9,14 @@ import path from 'node:path';
 import { imagePath, openDataset } from '../../src/data/dataset.ts';
 import { decodeImage } from '../../src/data/image.ts';
 import { DataLoader, type Batch } from '../../src/data/loader.ts';
-import { packDataset } from '../../src/data/packed.ts';
 import { PYTHON_DIR, pythonWithTorch } from '../../src/train/torch-engine.ts';
-import { charTokenizer, makeDataset, tempDir } from '../data/dataset-fixtures.ts';
+import { charTokenizer, makePackedFixture, tempDir } from '../data/dataset-fixtures.ts';
 
 const tokenizer = charTokenizer;
 const S = 8;
 const { dir, cleanup } = tempDir();
 after(cleanup);
-const data = path.join(dir, 'data');
-await makeDataset(data, 23);
-writeFileSync(path.join(data, 'tokenizer.json'), '{}\n');
-const packed = path.join(dir, 'packed');
-await packDataset({
-  inDir: data,
-  outDir: packed,
-  imageSize: S,
-  text: 'both',
-  tokenizer,
-  tokenizerFile: path.join(data, 'tokenizer.json'),
-  shardMB: (5 * S * S * 3) / 1048576,
-});
+const { data, packed } = await makePackedFixture(dir, S);
 
 const READ = `
 import json, sys

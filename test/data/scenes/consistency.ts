@@ -156,3 +156,14 @@ export function checkRecordTexts(i: number, scene: Scene, record: SceneRecord, p
     for (const p of checkText(scene, text, true)) problems.push(`scene ${i} ${label}: ${p}\n  ${text}`);
   }
 }
+
+/** Each group of scene i holds 1-3 things, every one inside the 224×224 picture (a pixel of slack). */
+export function assertGroupsFit(i: number, s: Scene): void {
+  for (const g of s.groups) {
+    assert.ok(g.count >= 1 && g.count <= 3 && g.items.length === g.count);
+    for (const it of g.items) {
+      assert.ok(it.x - it.size / 2 >= -1 && it.x + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
+      assert.ok(it.y - it.size / 2 >= -1 && it.y + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
+    }
+  }
+}
