@@ -49,7 +49,7 @@ void nv_spin_pause(int *spins);
 enum { NV_SCRATCH_PACK_A, NV_SCRATCH_PACK_B, NV_SCRATCH_WORK, NV_SCRATCH_WORK2, NV_SCRATCH_REDUCE, NV_SCRATCH_SLOTS };
 void *nv_scratch(int slot, size_t bytes);
 
-/* ---- CPU features (gemm.c) ---- */
+/* ---- CPU features (cpu.c) ---- */
 enum { NV_ISA_GENERIC = 0, NV_ISA_AVX2 = 1, NV_ISA_AVX512 = 2 };
 int nv_isa(void);
 int nv_isa_supported(void);

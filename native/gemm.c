@@ -231,44 +231,16 @@ static arch_t ARCHS[3] = {
     {G_MR, G_NR, 256, 128, 4096, uk_generic, "generic"},
 #endif
 };
-static int g_isa = -1, g_isa_supported = -1;
-
-int nv_isa_supported(void) {
-  if (g_isa_supported < 0) {
-    g_isa_supported = NV_ISA_GENERIC;
-#if NV_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) g_isa_supported = NV_ISA_AVX2;
-    if (g_isa_supported == NV_ISA_AVX2 && __builtin_cpu_supports("avx512f")) g_isa_supported = NV_ISA_AVX512;
-#endif
-    /* Block sizes can be tuned from the environment (benchmarks only). */
-    for (int i = 0; i < 3; i++) {
-      ARCHS[i].kc = env_long("NANOVLM_GEMM_KC", ARCHS[i].kc);
-      ARCHS[i].mc = env_long("NANOVLM_GEMM_MC", ARCHS[i].mc) / ARCHS[i].mr * ARCHS[i].mr;
-      ARCHS[i].nc = env_long("NANOVLM_GEMM_NC", ARCHS[i].nc) / ARCHS[i].nr * ARCHS[i].nr;
-      if (ARCHS[i].kc < 1) ARCHS[i].kc = 256;
-      if (ARCHS[i].mc < ARCHS[i].mr) ARCHS[i].mc = ARCHS[i].mr;
-      if (ARCHS[i].nc < ARCHS[i].nr) ARCHS[i].nc = ARCHS[i].nr;
-    }
+/* Block sizes can be tuned from the environment (benchmarks only), read once as the addon loads. */
+__attribute__((constructor)) static void tune_blocks(void) {
+  for (int i = 0; i < 3; i++) {
+    ARCHS[i].kc = env_long("NANOVLM_GEMM_KC", ARCHS[i].kc);
+    ARCHS[i].mc = env_long("NANOVLM_GEMM_MC", ARCHS[i].mc) / ARCHS[i].mr * ARCHS[i].mr;
+    ARCHS[i].nc = env_long("NANOVLM_GEMM_NC", ARCHS[i].nc) / ARCHS[i].nr * ARCHS[i].nr;
+    if (ARCHS[i].kc < 1) ARCHS[i].kc = 256;
+    if (ARCHS[i].mc < ARCHS[i].mr) ARCHS[i].mc = ARCHS[i].mr;
+    if (ARCHS[i].nc < ARCHS[i].nr) ARCHS[i].nc = ARCHS[i].nr;
   }
-  return g_isa_supported;
-}
-
-/* NANOVLM_ISA=generic|avx2|avx512 caps the micro-kernel (tests of the fallbacks on a capable CPU). */
-int nv_isa(void) {
-  if (g_isa < 0) {
-    const char *s = getenv("NANOVLM_ISA");
-    int want = NV_ISA_AVX512;
-    if (s && strcmp(s, "avx2") == 0) want = NV_ISA_AVX2;
-    else if (s && strcmp(s, "generic") == 0) want = NV_ISA_GENERIC;
-    nv_set_isa(want);
-  }
-  return g_isa;
-}
-
-void nv_set_isa(int isa) {
-  int sup = nv_isa_supported();
-  g_isa = isa < 0 ? 0 : (isa > sup ? sup : isa);
 }
 
 /* ---------------------------------------------------------------- packing */
@@ -326,7 +298,7 @@ __attribute__((target("avx512f"))) static long pack_t_avx512(float *restrict dst
 static void pack_t(float *restrict dst, const float *restrict src, long ld, int R, int rr, long kc) {
   long p = 0;
 #if NV_X86
-  if (rr == R && (R == 12 || R == 32) && g_isa == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
+  if (rr == R && (R == 12 || R == 32) && nv_isa() == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
 #endif
 #if NV_X86
   if (rr == R && (R & 3) == 0) {
