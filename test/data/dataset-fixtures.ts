@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { writeManifest, type DatasetRecord, type Split } from '../../src/data/dataset.ts';
 import { packDataset } from '../../src/data/packed.ts';
+import type { LoaderOptions } from '../../src/data/loader.ts';
 
 /** A toy tokenizer: one id per character (4 + code % 90), specials 0-2, 100 ids in all. */
 export const charTokenizer = {
@@ -73,3 +74,12 @@ export async function makePackedFixture(dir: string, size: number): Promise<{ da
   });
   return { data, packed };
 }
+
+/** Loader settings for the fixtures: training split, batches of 4, charTokenizer, seed 7, then `o`. */
+export const fixtureLoaderOptions = (o: Partial<LoaderOptions> & Pick<LoaderOptions, 'text' | 'imageSize' | 'maxLen'>): LoaderOptions => ({
+  split: 'train',
+  batchSize: 4,
+  tokenizer: charTokenizer,
+  seed: 7,
+  ...o,
+});

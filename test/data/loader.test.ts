@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDataset, writeManifest } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
-import { charTokenizer, makeDataset, tempDir, type FixtureRecord } from './dataset-fixtures.ts';
+import { charTokenizer, fixtureLoaderOptions, makeDataset, tempDir, type FixtureRecord } from './dataset-fixtures.ts';
 
 const tokenizer = charTokenizer;
 const S = 8;
@@ -18,16 +18,8 @@ before(async () => {
 });
 after(() => cleanup());
 
-const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions => ({
-  split: 'train',
-  text: 'short',
-  imageSize: S,
-  batchSize: 4,
-  maxLen: 64,
-  tokenizer,
-  seed: 7,
-  ...o,
-});
+const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions =>
+  fixtureLoaderOptions({ text: 'short', imageSize: S, maxLen: 64, ...o });
 const ids = (b: Batch) => b.records.map((r) => r.id);
 async function take(loader: DataLoader, n: number): Promise<Batch[]> {
   const out: Batch[] = [];

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { openDataset } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
 import { openPacked, openTrainingData, packDataset } from '../../src/data/packed.ts';
-import { charTokenizer, makePackedFixture, tempDir } from './dataset-fixtures.ts';
+import { charTokenizer, fixtureLoaderOptions, makePackedFixture, tempDir } from './dataset-fixtures.ts';
 
 const tokenizer = charTokenizer;
 const S = 8;
@@ -19,16 +19,8 @@ before(async () => {
 });
 after(() => cleanup());
 
-const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions => ({
-  split: 'train',
-  text: 'both',
-  imageSize: S,
-  batchSize: 4,
-  maxLen: 20,
-  tokenizer,
-  seed: 7,
-  ...o,
-});
+const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions =>
+  fixtureLoaderOptions({ text: 'both', imageSize: S, maxLen: 20, ...o });
 
 async function epoch(loader: DataLoader): Promise<Batch[]> {
   const out: Batch[] = [];

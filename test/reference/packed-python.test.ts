@@ -10,9 +10,8 @@ import { imagePath, openDataset } from '../../src/data/dataset.ts';
 import { decodeImage } from '../../src/data/image.ts';
 import { DataLoader, type Batch } from '../../src/data/loader.ts';
 import { PYTHON_DIR, pythonWithTorch } from '../../src/train/torch-engine.ts';
-import { charTokenizer, makePackedFixture, tempDir } from '../data/dataset-fixtures.ts';
+import { fixtureLoaderOptions, makePackedFixture, tempDir } from '../data/dataset-fixtures.ts';
 
-const tokenizer = charTokenizer;
 const S = 8;
 const { dir, cleanup } = tempDir();
 after(cleanup);
@@ -46,16 +45,10 @@ test('numpy reads the packed folder into the batches the TypeScript loader makes
   assert.equal(r.status, 0, r.stderr);
   const theirs = JSON.parse(r.stdout) as { pixels: number[][]; ids: number[][]; lengths: number[] }[];
   const ds = openDataset(data);
-  const loader = new DataLoader(ds, {
-    split: 'train',
-    text: 'both',
-    imageSize: S,
-    batchSize: 4,
-    maxLen: 20,
-    tokenizer,
-    seed: 7,
-    dropLast: true,
-  });
+  const loader = new DataLoader(
+    ds,
+    fixtureLoaderOptions({ text: 'both', imageSize: S, maxLen: 20, dropLast: true }),
+  );
   const ours: Batch[] = [];
   for await (const b of loader.epochBatches()) ours.push(b);
   assert.equal(theirs.length, ours.length);

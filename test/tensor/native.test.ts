@@ -377,29 +377,12 @@ function attentionCase(c: AttnCase): void {
   }
   const nOut = c.batch * c.tq * C;
   const nProbs = c.batch * c.heads * c.tq * c.tk;
+  const { batch, heads, tq, tk, hd: headDim } = c;
+  const layout = { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride };
   const run = (be: typeof nb) => {
     const out = poison(nOut);
     const probs = poison(nProbs);
-    be.attention(
-      {
-        batch: c.batch,
-        heads: c.heads,
-        tq: c.tq,
-        tk: c.tk,
-        headDim: c.hd,
-        qStride,
-        kvStride,
-        kvBatchStride,
-        outStride,
-        causal: c.causal,
-        keyMask: mask,
-      },
-      q,
-      k,
-      v,
-      out,
-      probs,
-    );
+    be.attention({ ...layout, causal: c.causal, keyMask: mask }, q, k, v, out, probs);
     return { out, probs };
   };
   const fn = run(nb);
@@ -431,27 +414,7 @@ function attentionCase(c: AttnCase): void {
     [nb, gn],
     [ts, gt],
   ] as const)
-    be.attentionBackward(
-      {
-        batch: c.batch,
-        heads: c.heads,
-        tq: c.tq,
-        tk: c.tk,
-        headDim: c.hd,
-        qStride,
-        kvStride,
-        kvBatchStride,
-        outStride,
-      },
-      dout,
-      q,
-      k,
-      v,
-      ft.probs,
-      g.dq,
-      g.dk,
-      g.dv,
-    );
+    be.attentionBackward(layout, dout, q, k, v, ft.probs, g.dq, g.dk, g.dv);
   if (gn.all && gt.all) assertClose(`${label} dqkv`, gn.all, gt.all);
   else {
     assertClose(`${label} dq`, gn.dq, gt.dq);
