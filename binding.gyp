@@ -5,6 +5,7 @@
       "sources": [
         "native/binding.c",
         "native/pool.c",
+        "native/cpu.c",
         "native/gemm.c",
         "native/gemm_bf16.c",
         "native/elementwise.c",

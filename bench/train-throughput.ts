@@ -146,29 +146,25 @@ for (const name of models) {
   // Pure step: one batch, repeated.
   const fixed = await loaderFor(99).next();
   for (let i = 0; i < warmup; i++) step(fixed);
-  let t = performance.now();
+  const t = performance.now();
   const cpu0 = cpuMs();
   for (let i = 0; i < steps; i++) step(fixed);
   const pureMs = (performance.now() - t) / steps;
   const pureCpuMs = (cpuMs() - cpu0) / steps;
 
-  // Loader in the loop: a fresh loader, every batch new pictures from disk.
-  const loader = loaderFor(1);
-  for (let i = 0; i < warmup; i++) step(await loader.next());
-  const wait0 = loader.stats().waitMs;
-  t = performance.now();
-  for (let i = 0; i < steps; i++) step(await loader.next());
-  const loaderMs = (performance.now() - t) / steps;
-  loader.close();
-
-  // The same from the packed copy.
-  const fromPacked = loaderFor(1, packed);
-  for (let i = 0; i < warmup; i++) step(await fromPacked.next());
-  const packedWait0 = fromPacked.stats().waitMs;
-  t = performance.now();
-  for (let i = 0; i < steps; i++) step(await fromPacked.next());
-  const packedMs = (performance.now() - t) / steps;
-  fromPacked.close();
+  // Loader in the loop: a fresh loader, every batch new pictures (from disk, then from the packed copy).
+  const inTheLoop = async (source: Dataset) => {
+    const l = loaderFor(1, source);
+    for (let i = 0; i < warmup; i++) step(await l.next());
+    const wait0 = l.stats().waitMs;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) step(await l.next());
+    const ms = (performance.now() - t0) / steps;
+    l.close();
+    return { ms, waitMs: (l.stats().waitMs - wait0) / steps };
+  };
+  const { ms: loaderMs, waitMs } = await inTheLoop(dataset);
+  const { ms: packedMs, waitMs: packedWaitMs } = await inTheLoop(packed);
 
   // The loader alone (no training step), in CPU time: fresh loaders, so every picture is new to them.
   const loaderCpu = async (source: Dataset) => {
@@ -198,8 +194,8 @@ for (const name of models) {
       packed: Number((packedCpu / (packedCpu + pureCpuMs)).toFixed(4)),
     },
     loaderCpuMsPerBatch: { png: Number(pngCpu.toFixed(1)), packed: Number(packedCpu.toFixed(1)) },
-    waitMs: Number(((loader.stats().waitMs - wait0) / steps).toFixed(1)),
-    packedWaitMs: Number(((fromPacked.stats().waitMs - packedWait0) / steps).toFixed(1)),
+    waitMs: Number(waitMs.toFixed(1)),
+    packedWaitMs: Number(packedWaitMs.toFixed(1)),
     stepMs: Number(pureMs.toFixed(0)),
   };
   console.log(

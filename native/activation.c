@@ -1,5 +1,6 @@
 /* GELU (tanh form) and ReLU with their backward passes; elementwise, threads split the range. */
 #include "common.h"
+#include "binding.h"
 
 #define ACT_GRAIN 16384L
 #define GELU_S 0.7978845608028654f /* sqrt(2 / pi) */
@@ -48,19 +49,41 @@ NV_CLONES static void relu_back_range(void *vctx, long i0, long i1) {
   for (long i = i0; i < i1; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-void nv_gelu(const float *x, float *y, long n) {
+static void nv_gelu(const float *x, float *y, long n) {
   act_ctx c = {x, NULL, y};
   nv_parallel_for(n, ACT_GRAIN, 16, gelu_range, &c);
 }
-void nv_gelu_backward(const float *x, const float *dy, float *dx, long n) {
+static void nv_gelu_backward(const float *x, const float *dy, float *dx, long n) {
   act_ctx c = {x, dy, dx};
   nv_parallel_for(n, ACT_GRAIN, 16, gelu_back_range, &c);
 }
-void nv_relu(const float *x, float *y, long n) {
+static void nv_relu(const float *x, float *y, long n) {
   act_ctx c = {x, NULL, y};
   nv_parallel_for(n, 4 * ACT_GRAIN, 16, relu_range, &c);
 }
-void nv_relu_backward(const float *x, const float *dy, float *dx, long n) {
+static void nv_relu_backward(const float *x, const float *dy, float *dx, long n) {
   act_ctx c = {x, dy, dx};
   nv_parallel_for(n, 4 * ACT_GRAIN, 16, relu_back_range, &c);
 }
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+static napi_value unary(nv_call *C, void (*fn)(const float *, float *, long)) {
+  int64_t n = arg_int(C, 2, "n", 0);
+  float *x = arg_f32(C, 0, "x", n), *y = arg_f32(C, 1, "y", n);
+  ARGS_OK
+  fn(x, y, n);
+  return NULL;
+}
+
+static napi_value unary_backward(nv_call *C, void (*fn)(const float *, const float *, float *, long)) {
+  int64_t n = arg_int(C, 3, "n", 0);
+  float *x = arg_f32(C, 0, "x", n), *dy = arg_f32(C, 1, "dy", n), *dx = arg_f32(C, 2, "dx", n);
+  ARGS_OK
+  fn(x, dy, dx, n);
+  return NULL;
+}
+
+NV_KERNEL(gelu, 3) { return unary(C, nv_gelu); }
+NV_KERNEL(geluBackward, 4) { return unary_backward(C, nv_gelu_backward); }
+NV_KERNEL(relu, 3) { return unary(C, nv_relu); }
+NV_KERNEL(reluBackward, 4) { return unary_backward(C, nv_relu_backward); }

@@ -4,6 +4,11 @@
  * can see. The backward finds, per block, the last key with a non-zero probability, which covers causal
  * and padding masks without being told about them. */
 #include "common.h"
+#include "binding.h"
+
+typedef struct {
+  long batch, heads, tq, tk, hd, q_stride, kv_stride, kv_batch_stride, out_stride;
+} nv_attn_dims;
 
 #define QBLOCK 24 /* query rows per block: two AVX-512 tiles */
 
@@ -29,17 +34,7 @@ NV_CLONES static void softmax_row(float *p, long vis, long tk, const uint8_t *ma
     }
   }
   if (seen == 0) vis = 0;
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (long j = 0; j < vis; j++) mx = p[j] > mx ? p[j] : mx;
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (long j = 0; j < vis; j++) {
-    float e = nv_expf(p[j] - mx);
-    p[j] = e;
-    s += e;
-  }
-  float inv = 1.0f / s;
+  float inv = 1.0f / nv_exp_shifted(p, p, vis);
   for (long j = 0; j < vis; j++) p[j] *= inv;
   for (long j = vis; j < tk; j++) p[j] = 0.0f;
 }
@@ -143,18 +138,72 @@ static void backward_range(void *vctx, long i0, long i1) {
   for (long i = i0; i < i1; i++) backward_task(c, i / c->d.heads, i % c->d.heads);
 }
 
-void nv_attention(const float *q, const float *k, const float *v, float *out, float *probs,
+static void nv_attention(const float *q, const float *k, const float *v, float *out, float *probs,
                   const nv_attn_dims *d, int causal, const uint8_t *key_mask) {
   attn_ctx c = {.q = q, .k = k, .v = v, .out = out, .probs = probs, .d = *d, .causal = causal,
                 .mask = key_mask, .scale = (float)(1.0 / sqrt((double)d->hd))};
   nv_parallel_for(d->batch * d->heads, 1, 1, forward_range, &c);
 }
 
-void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
+static void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
                            const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d) {
   attn_ctx c = {.q = q, .k = k, .v = v, .dout = dout, .probs_in = probs, .dq = dq, .dk = dk, .dv = dv,
                 .d = *d, .scale = (float)(1.0 / sqrt((double)d->hd))};
   /* Batches whose k/v rows overlap (a shared cache) must not be accumulated by two threads at once. */
   c.per_head = d->batch > 1 && d->kv_batch_stride < (d->tk - 1) * d->kv_stride + d->heads * d->hd;
   nv_parallel_for(c.per_head ? d->heads : d->batch * d->heads, 1, 1, backward_range, &c);
+}
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+/* Reads batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride from argv[at..]. */
+static nv_attn_dims attn_dims(nv_call *c, int at) {
+  nv_attn_dims d;
+  d.batch = arg_int(c, at, "batch", 0);
+  d.heads = arg_int(c, at + 1, "heads", 1);
+  d.tq = arg_int(c, at + 2, "tq", 0);
+  d.tk = arg_int(c, at + 3, "tk", 0);
+  d.hd = arg_int(c, at + 4, "headDim", 1);
+  d.q_stride = arg_int(c, at + 5, "qStride", 0);
+  d.kv_stride = arg_int(c, at + 6, "kvStride", 0);
+  d.kv_batch_stride = arg_int(c, at + 7, "kvBatchStride", 0);
+  d.out_stride = arg_int(c, at + 8, "outStride", 0);
+  if (!c->failed && (d.q_stride < d.heads * d.hd || d.kv_stride < d.heads * d.hd || d.out_stride < d.heads * d.hd))
+    arg_fail(c, "R", "qStride, kvStride and outStride must be at least heads * headDim%s%s", "", "");
+  return d;
+}
+
+static int64_t rows_span(int64_t items, int64_t item_stride, int64_t rows, int64_t row_stride, int64_t width) {
+  if (items <= 0 || rows <= 0) return 0;
+  return (items - 1) * item_stride + (rows - 1) * row_stride + width;
+}
+
+NV_KERNEL(attention, 16) {
+  nv_attn_dims d = attn_dims(C, 5);
+  int causal = arg_bool(C, 14, "causal");
+  int64_t w = d.heads * d.hd;
+  float *q = arg_f32(C, 0, "q", rows_span(d.batch, d.tq * d.q_stride, d.tq, d.q_stride, w));
+  float *k = arg_f32(C, 1, "k", rows_span(d.batch, d.kv_batch_stride, d.tk, d.kv_stride, w));
+  float *v = arg_f32(C, 2, "v", rows_span(d.batch, d.kv_batch_stride, d.tk, d.kv_stride, w));
+  float *out = arg_f32(C, 3, "out", rows_span(d.batch, d.tq * d.out_stride, d.tq, d.out_stride, w));
+  float *probs = arg_f32(C, 4, "probs", d.batch * d.heads * d.tq * d.tk);
+  uint8_t *mask = arg_is_nullish(C, 15)
+                      ? NULL
+                      : arg_array(C, 15, "keyMask", napi_uint8_array, "Uint8Array or null", d.batch * d.tk);
+  ARGS_OK
+  nv_attention(q, k, v, out, probs, &d, causal, mask);
+  return NULL;
+}
+
+NV_KERNEL(attentionBackward, 17) {
+  nv_attn_dims d = attn_dims(C, 8);
+  int64_t w = d.heads * d.hd;
+  int64_t qn = rows_span(d.batch, d.tq * d.q_stride, d.tq, d.q_stride, w);
+  int64_t kvn = rows_span(d.batch, d.kv_batch_stride, d.tk, d.kv_stride, w);
+  float *dout = arg_f32(C, 0, "dout", rows_span(d.batch, d.tq * d.out_stride, d.tq, d.out_stride, w));
+  float *q = arg_f32(C, 1, "q", qn), *k = arg_f32(C, 2, "k", kvn), *v = arg_f32(C, 3, "v", kvn);
+  float *probs = arg_f32(C, 4, "probs", d.batch * d.heads * d.tq * d.tk);
+  float *dq = arg_f32(C, 5, "dq", qn), *dk = arg_f32(C, 6, "dk", kvn), *dv = arg_f32(C, 7, "dv", kvn);
+  ARGS_OK
+  nv_attention_backward(dout, q, k, v, probs, dq, dk, dv, &d);
+  return NULL;
 }

@@ -49,7 +49,7 @@ void nv_spin_pause(int *spins);
 enum { NV_SCRATCH_PACK_A, NV_SCRATCH_PACK_B, NV_SCRATCH_WORK, NV_SCRATCH_WORK2, NV_SCRATCH_REDUCE, NV_SCRATCH_SLOTS };
 void *nv_scratch(int slot, size_t bytes);
 
-/* ---- CPU features (gemm.c) ---- */
+/* ---- CPU features (cpu.c) ---- */
 enum { NV_ISA_GENERIC = 0, NV_ISA_AVX2 = 1, NV_ISA_AVX512 = 2 };
 int nv_isa(void);
 int nv_isa_supported(void);
@@ -69,10 +69,6 @@ void nv_sgemm_packb(int transA, long m, long n, long k0, long k1, float alpha, c
 /* One product in bf16 (inputs rounded, when a bf16 engine is in use: nv_bf16) or else fp32. */
 void nv_gemm(int bf16, int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
              const float *B, long ldb, float beta, float *C, long ldc, int parallel);
-/* bf16: inputs rounded to bf16 when a bf16 engine is in use (nv_bf16), else an fp32 product. */
-void nv_sgemm_batched(int transA, int transB, long m, long n, long k, float alpha, const float *A,
-                      const float *B, float beta, float *C, long batch, long strideA, long strideB,
-                      long strideC, int bf16);
 
 /* ---- bf16 products (gemm_bf16.c) ---- A and B rounded to bf16 (nv_bf16_round), sums in fp32.
  * nv_gemm_bf16 returns 0 (and computes nothing) when no bf16 engine is in use: the caller runs fp32. */
@@ -82,8 +78,6 @@ int nv_bf16_supported(void);
 void nv_set_bf16(int engine); /* clamped to what the CPU supports when used */
 int nv_gemm_bf16(int transA, int transB, long m, long n, long k, float alpha, const float *A, long lda,
                  const float *B, long ldb, float beta, float *C, long ldc, int parallel);
-/* y[i] = x[i] rounded to bf16 (and back to float) */
-void nv_round_bf16(const float *x, float *y, long n);
 
 /* ---- math helpers ---- */
 static inline float nv_bits_to_float(uint32_t u) {
@@ -137,6 +131,22 @@ static inline uint16_t nv_bf16_round(float f) {
   return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* y[j] = exp(x[j] - max x) for j < n (y may be x); returns their sum. Inlined into each caller's clone, so
+ * it is vectorised for the caller's ISA. */
+__attribute__((always_inline)) static inline float nv_exp_shifted(const float *x, float *y, long n) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (long j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (long j = 0; j < n; j++) {
+    float e = nv_expf(x[j] - mx);
+    y[j] = e;
+    s += e;
+  }
+  return s;
+}
+
 /* Mirrors hash32 in src/util/rng.ts (murmur3's finaliser over a golden-ratio stride). */
 static inline uint32_t nv_hash32(uint32_t seed, uint32_t index) {
   uint32_t h = index * 0x9e3779b9u + seed;
@@ -147,57 +157,5 @@ static inline uint32_t nv_hash32(uint32_t seed, uint32_t index) {
   h ^= h >> 16;
   return h;
 }
-
-/* ---- kernel entry points (one file per family), called by binding.c ---- */
-/* elementwise.c */
-void nv_add_bias(float *y, const float *bias, long rows, long cols);
-void nv_sum_rows(const float *x, float *out, long rows, long cols, int accumulate);
-void nv_add(const float *a, const float *b, float *out, long n, long bn);
-void nv_mul(const float *a, const float *b, float *out, long n, long bn);
-void nv_scale(const float *a, float s, float *out, long n);
-void nv_axpy(float alpha, const float *x, float *y, long n);
-void nv_embedding(const float *weight, const int32_t *ids, float *out, long n, long dim);
-void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight, long n, long dim);
-void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset);
-double nv_sum(const float *x, long n);
-double nv_sum_squares(const float *x, long n);
-/* norm.c */
-void nv_layer_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
-                   long rows, long cols, float eps);
-void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
-                            const float *rstd, float *dx, float *dgamma, float *dbeta, long rows, long cols);
-void nv_softmax(const float *x, float *y, long rows, long cols);
-void nv_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols);
-/* activation.c */
-void nv_gelu(const float *x, float *y, long n);
-void nv_gelu_backward(const float *x, const float *dy, float *dx, long n);
-void nv_relu(const float *x, float *y, long n);
-void nv_relu_backward(const float *x, const float *dy, float *dx, long n);
-/* loss.c */
-long nv_cross_entropy(const float *logits, const int32_t *targets, float *losses, long rows, long vocab,
-                      int32_t ignore);
-void nv_cross_entropy_backward(const float *logits, const int32_t *targets, float *dlogits, long rows,
-                               long vocab, int32_t ignore, float scale);
-/* attention.c */
-typedef struct {
-  long batch, heads, tq, tk, hd, q_stride, kv_stride, kv_batch_stride, out_stride;
-} nv_attn_dims;
-void nv_attention(const float *q, const float *k, const float *v, float *out, float *probs,
-                  const nv_attn_dims *d, int causal, const uint8_t *key_mask);
-void nv_attention_backward(const float *dout, const float *q, const float *k, const float *v,
-                           const float *probs, float *dq, float *dk, float *dv, const nv_attn_dims *d);
-/* conv.c */
-/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. bf16: the
- * products round x and w to bf16 (fp32 sums; the bias added in fp32) when a bf16 engine is in use. */
-void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
-               long kh, long kw, long stride, long pad, int bf16);
-/* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]; dx is overwritten instead
- * when !accumulate_dx. */
-void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
-                        long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
-                        int accumulate_dx, int bf16);
-/* optim.c */
-void nv_adamw(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
-              float eps, float weight_decay, long step);
 
 #endif

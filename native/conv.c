@@ -1,5 +1,6 @@
 /* Convolution kernels. conv_ctx holds one convolution's dimensions. */
 #include "common.h"
+#include "binding.h"
 
 typedef struct {
   long n, c, h, w, kh, kw, stride, pad, oh, ow;
@@ -447,7 +448,9 @@ static void add_bias_images(void *vctx, long i0, long i1) {
     }
 }
 
-void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
+/* y [n, O, oh, ow] = conv(x [n, C, h, w], w [O, C, kh, kw]) + b (b may be NULL); overwrites y. bf16: the
+ * products round x and w to bf16 (fp32 sums; the bias added in fp32) when a bf16 engine is in use. */
+static void nv_conv2d(const float *x, const float *w, const float *b, float *y, long n, long c, long h, long wd, long o,
                long kh, long kw, long stride, long pad, int bf16) {
   if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
   bf16 = bf16 && nv_bf16() != NV_BF16_OFF;
@@ -481,7 +484,9 @@ static void bias_grad_channels(void *vctx, long o0, long o1) {
   }
 }
 
-void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
+/* Accumulates dx, dw, db (each may be NULL: not wanted) from dy [n, O, oh, ow]; dx is overwritten instead
+ * when !accumulate_dx. */
+static void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, long n,
                         long c, long h, long wd, long o, long kh, long kw, long stride, long pad,
                         int accumulate_dx, int bf16) {
   if (n <= 0 || o <= 0 || (h + 2 * pad - kh) < 0 || (wd + 2 * pad - kw) < 0) return;
@@ -516,4 +521,50 @@ void nv_conv2d_backward(const float *x, const float *w, const float *dy, float *
     reduce_ctx r = {&f, dw, db};
     nv_parallel_for(f.ckk1, NV_MAX(1L, 16384L / (f.groups * o)), 1, reduce_partials, &r);
   }
+}
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+typedef struct {
+  int64_t n, c, h, w, o, kh, kw, stride, pad, oh, ow;
+} conv_dims;
+
+static conv_dims get_conv_dims(nv_call *c, int at) {
+  conv_dims d;
+  d.n = arg_int(c, at, "n", 0), d.c = arg_int(c, at + 1, "c", 0), d.h = arg_int(c, at + 2, "h", 0);
+  d.w = arg_int(c, at + 3, "width", 0), d.o = arg_int(c, at + 4, "o", 0), d.kh = arg_int(c, at + 5, "kh", 1);
+  d.kw = arg_int(c, at + 6, "kw", 1), d.stride = arg_int(c, at + 7, "stride", 1), d.pad = arg_int(c, at + 8, "pad", 0);
+  d.oh = d.ow = 0;
+  if (!c->failed && d.h + 2 * d.pad >= d.kh && d.w + 2 * d.pad >= d.kw) {
+    d.oh = (d.h + 2 * d.pad - d.kh) / d.stride + 1;
+    d.ow = (d.w + 2 * d.pad - d.kw) / d.stride + 1;
+  }
+  return d;
+}
+
+NV_KERNEL(conv2d, 13) {
+  conv_dims d = get_conv_dims(C, 4);
+  float *x = arg_f32(C, 0, "x", d.n * d.c * d.h * d.w);
+  float *w = arg_f32(C, 1, "weight", d.o * d.c * d.kh * d.kw);
+  float *b = arg_f32_opt(C, 2, "bias", d.o);
+  float *y = arg_f32(C, 3, "y", d.n * d.o * d.oh * d.ow);
+  int bf16 = C->argc > 13 ? arg_bool(C, 13, "bf16") : 0;
+  ARGS_OK
+  nv_conv2d(x, w, b, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, bf16);
+  return NULL;
+}
+
+NV_KERNEL(conv2dBackward, 16) {
+  conv_dims d = get_conv_dims(C, 6);
+  float *x = arg_f32(C, 0, "x", d.n * d.c * d.h * d.w);
+  float *w = arg_f32(C, 1, "weight", d.o * d.c * d.kh * d.kw);
+  float *dy = arg_f32(C, 2, "dy", d.n * d.o * d.oh * d.ow);
+  float *dx = arg_f32_opt(C, 3, "dx", d.n * d.c * d.h * d.w);
+  float *dw = arg_f32_opt(C, 4, "dweight", d.o * d.c * d.kh * d.kw);
+  float *db = arg_f32_opt(C, 5, "dbias", d.o);
+  int accumulate_dx = arg_bool(C, 15, "accumulateDx");
+  int bf16 = C->argc > 16 ? arg_bool(C, 16, "bf16") : 0;
+  ARGS_OK
+  nv_conv2d_backward(x, w, dy, dx, dw, db, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, accumulate_dx,
+                     bf16);
+  return NULL;
 }

@@ -1,7 +1,10 @@
 /* Elementwise kernels, broadcasting adds, reductions, embedding lookup and dropout. Memory-bound: they
  * are split across threads only when there is enough data to pay for waking them. Reductions use a
  * fixed chunking, so their results do not depend on the thread count. */
+#include <stdio.h>
+
 #include "common.h"
+#include "binding.h"
 
 #define ELEM_GRAIN 32768L
 
@@ -21,7 +24,7 @@ NV_CLONES static void add_bias_rows(void *vctx, long r0, long r1) {
   }
 }
 
-void nv_add_bias(float *y, const float *bias, long rows, long cols) {
+static void nv_add_bias(float *y, const float *bias, long rows, long cols) {
   bias_ctx c = {y, bias, cols};
   nv_parallel_for(rows, NV_MAX(1L, ELEM_GRAIN / NV_MAX(cols, 1L)), 1, add_bias_rows, &c);
 }
@@ -50,7 +53,7 @@ NV_CLONES static void sum_rows_cols(void *vctx, long c0, long c1) {
     for (long j = 0; j < w; j++) out[j] = (float)acc[j];
 }
 
-void nv_sum_rows(const float *x, float *out, long rows, long cols, int accumulate) {
+static void nv_sum_rows(const float *x, float *out, long rows, long cols, int accumulate) {
   sum_rows_ctx c = {x, out, rows, cols, accumulate};
   long grain = NV_MAX(16L, ELEM_GRAIN / NV_MAX(rows, 1L));
   nv_parallel_for(cols, grain, 16, sum_rows_cols, &c);
@@ -64,41 +67,29 @@ typedef struct {
   float s;
 } binary_ctx;
 
-NV_CLONES static void add_range(void *vctx, long i0, long i1) {
-  const binary_ctx *c = vctx;
-  long bn = c->bn;
-  long i = i0;
-  while (i < i1) {
-    long off = i % bn, len = NV_MIN(bn - off, i1 - i);
-    const float *a = c->a + i, *b = c->b + off;
-    float *o = c->out + i;
-    for (long j = 0; j < len; j++) o[j] = a[j] + b[j];
-    i += len;
+/* out[i] = a[i] OP b[i % bn] over [i0, i1), one contiguous run of b at a time. */
+#define BINARY_RANGE(name, OP)                                                                                 \
+  NV_CLONES static void name(void *vctx, long i0, long i1) {                                                   \
+    const binary_ctx *c = vctx;                                                                                \
+    long bn = c->bn;                                                                                           \
+    long i = i0;                                                                                               \
+    while (i < i1) {                                                                                           \
+      long off = i % bn, len = NV_MIN(bn - off, i1 - i);                                                       \
+      const float *a = c->a + i, *b = c->b + off;                                                              \
+      float *o = c->out + i;                                                                                   \
+      for (long j = 0; j < len; j++) o[j] = a[j] OP b[j];                                                      \
+      i += len;                                                                                                \
+    }                                                                                                          \
   }
-}
+BINARY_RANGE(add_range, +)
+BINARY_RANGE(mul_range, *)
 
-NV_CLONES static void mul_range(void *vctx, long i0, long i1) {
-  const binary_ctx *c = vctx;
-  long bn = c->bn;
-  long i = i0;
-  while (i < i1) {
-    long off = i % bn, len = NV_MIN(bn - off, i1 - i);
-    const float *a = c->a + i, *b = c->b + off;
-    float *o = c->out + i;
-    for (long j = 0; j < len; j++) o[j] = a[j] * b[j];
-    i += len;
-  }
-}
-
-void nv_add(const float *a, const float *b, float *out, long n, long bn) {
+static void binary_op(nv_range_fn range, const float *a, const float *b, float *out, long n, long bn) {
   binary_ctx c = {a, b, out, bn, 0};
-  nv_parallel_for(n, ELEM_GRAIN, 16, add_range, &c);
+  nv_parallel_for(n, ELEM_GRAIN, 16, range, &c);
 }
-
-void nv_mul(const float *a, const float *b, float *out, long n, long bn) {
-  binary_ctx c = {a, b, out, bn, 0};
-  nv_parallel_for(n, ELEM_GRAIN, 16, mul_range, &c);
-}
+static void nv_add(const float *a, const float *b, float *out, long n, long bn) { binary_op(add_range, a, b, out, n, bn); }
+static void nv_mul(const float *a, const float *b, float *out, long n, long bn) { binary_op(mul_range, a, b, out, n, bn); }
 
 NV_CLONES static void scale_range(void *vctx, long i0, long i1) {
   const binary_ctx *c = vctx;
@@ -108,7 +99,7 @@ NV_CLONES static void scale_range(void *vctx, long i0, long i1) {
   for (long i = i0; i < i1; i++) o[i] = a[i] * s;
 }
 
-void nv_scale(const float *a, float s, float *out, long n) {
+static void nv_scale(const float *a, float s, float *out, long n) {
   binary_ctx c = {a, NULL, out, 1, s};
   nv_parallel_for(n, ELEM_GRAIN, 16, scale_range, &c);
 }
@@ -121,7 +112,7 @@ NV_CLONES static void axpy_range(void *vctx, long i0, long i1) {
   for (long i = i0; i < i1; i++) y[i] += s * x[i];
 }
 
-void nv_axpy(float alpha, const float *x, float *y, long n) {
+static void nv_axpy(float alpha, const float *x, float *y, long n) {
   binary_ctx c = {x, NULL, y, 1, alpha};
   nv_parallel_for(n, ELEM_GRAIN, 16, axpy_range, &c);
 }
@@ -140,7 +131,7 @@ static void embed_rows(void *vctx, long i0, long i1) {
     memcpy(c->dst + i * c->dim, c->src + (long)c->ids[i] * c->dim, (size_t)c->dim * sizeof(float));
 }
 
-void nv_embedding(const float *weight, const int32_t *ids, float *out, long n, long dim) {
+static void nv_embedding(const float *weight, const int32_t *ids, float *out, long n, long dim) {
   embed_ctx c = {weight, ids, out, n, dim};
   nv_parallel_for(n, NV_MAX(1L, ELEM_GRAIN / NV_MAX(dim, 1L)), 1, embed_rows, &c);
 }
@@ -155,7 +146,7 @@ NV_CLONES static void embed_back_cols(void *vctx, long d0, long d1) {
   }
 }
 
-void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight, long n, long dim) {
+static void nv_embedding_backward(const float *dout, const int32_t *ids, float *dweight, long n, long dim) {
   embed_ctx c = {dout, ids, dweight, n, dim};
   nv_parallel_for(dim, NV_MAX(32L, ELEM_GRAIN / NV_MAX(n, 1L)), 16, embed_back_cols, &c);
 }
@@ -183,7 +174,7 @@ NV_CLONES static void dropout_range(void *vctx, long i0, long i1) {
   }
 }
 
-void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset) {
+static void nv_dropout(const float *x, float *y, float *mask, long n, double p, uint32_t seed, uint32_t offset) {
   double t = NV_MAX(0.0, ceil(p * 4294967296.0));
   if (t > 4294967295.0) { /* p = 1: the hash never reaches 2^32, every element is dropped */
     for (long i = 0; i < n; i++) {
@@ -233,5 +224,105 @@ static double sum_impl(const float *x, long n, int squares) {
   return s;
 }
 
-double nv_sum(const float *x, long n) { return sum_impl(x, n, 0); }
-double nv_sum_squares(const float *x, long n) { return sum_impl(x, n, 1); }
+static double nv_sum(const float *x, long n) { return sum_impl(x, n, 0); }
+static double nv_sum_squares(const float *x, long n) { return sum_impl(x, n, 1); }
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+NV_KERNEL(addBias, 4) {
+  int64_t rows = arg_int(C, 2, "rows", 0), cols = arg_int(C, 3, "cols", 0);
+  float *y = arg_f32(C, 0, "y", rows * cols), *bias = arg_f32(C, 1, "bias", cols);
+  ARGS_OK
+  nv_add_bias(y, bias, rows, cols);
+  return NULL;
+}
+
+NV_KERNEL(sumRows, 5) {
+  int64_t rows = arg_int(C, 2, "rows", 0), cols = arg_int(C, 3, "cols", 0);
+  int acc = arg_bool(C, 4, "accumulate");
+  float *x = arg_f32(C, 0, "x", rows * cols), *out = arg_f32(C, 1, "out", cols);
+  ARGS_OK
+  nv_sum_rows(x, out, rows, cols, acc);
+  return NULL;
+}
+
+static napi_value binary(nv_call *C, void (*fn)(const float *, const float *, float *, long, long)) {
+  int64_t n = arg_int(C, 3, "n", 0), bn = arg_int(C, 4, "bn", 1);
+  if (!C->failed && n % bn != 0) arg_fail(C, "R", "bn must divide n%s%s", "", "");
+  float *a = arg_f32(C, 0, "a", n), *b = arg_f32(C, 1, "b", bn), *out = arg_f32(C, 2, "out", n);
+  ARGS_OK
+  fn(a, b, out, n, bn);
+  return NULL;
+}
+NV_KERNEL(add, 5) { return binary(C, nv_add); }
+NV_KERNEL(mul, 5) { return binary(C, nv_mul); }
+
+NV_KERNEL(scale, 4) {
+  float s = (float)arg_num(C, 1, "s");
+  int64_t n = arg_int(C, 3, "n", 0);
+  float *a = arg_f32(C, 0, "a", n), *out = arg_f32(C, 2, "out", n);
+  ARGS_OK
+  nv_scale(a, s, out, n);
+  return NULL;
+}
+
+NV_KERNEL(axpy, 4) {
+  float alpha = (float)arg_num(C, 0, "alpha");
+  int64_t n = arg_int(C, 3, "n", 0);
+  float *x = arg_f32(C, 1, "x", n), *y = arg_f32(C, 2, "y", n);
+  ARGS_OK
+  nv_axpy(alpha, x, y, n);
+  return NULL;
+}
+
+static int check_ids(nv_call *c, const int32_t *ids, int64_t n, int64_t rows) {
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= rows) {
+      char detail[96];
+      snprintf(detail, sizeof detail, "ids[%lld] = %d is outside [0, %lld)", (long long)i, ids[i], (long long)rows);
+      arg_fail(c, "R", "%s%s", "", detail);
+      return 0;
+    }
+  return 1;
+}
+
+NV_KERNEL(embedding, 5) {
+  int64_t n = arg_int(C, 3, "n", 0), dim = arg_int(C, 4, "dim", 1);
+  float *weight = arg_f32(C, 0, "weight", 0);
+  int32_t *ids = arg_i32(C, 1, "ids", n);
+  float *out = arg_f32(C, 2, "out", n * dim);
+  ARGS_OK
+  if (!check_ids(C, ids, n, arg_length(C, 0) / dim)) return NULL;
+  nv_embedding(weight, ids, out, n, dim);
+  return NULL;
+}
+
+NV_KERNEL(embeddingBackward, 5) {
+  int64_t n = arg_int(C, 3, "n", 0), dim = arg_int(C, 4, "dim", 1);
+  float *dout = arg_f32(C, 0, "dout", n * dim);
+  int32_t *ids = arg_i32(C, 1, "ids", n);
+  float *dweight = arg_f32(C, 2, "dweight", 0);
+  ARGS_OK
+  if (!check_ids(C, ids, n, arg_length(C, 2) / dim)) return NULL;
+  nv_embedding_backward(dout, ids, dweight, n, dim);
+  return NULL;
+}
+
+NV_KERNEL(dropout, 7) {
+  int64_t n = arg_int(C, 3, "n", 0);
+  double p = arg_num(C, 4, "p");
+  int64_t seed = arg_int(C, 5, "seed", INT64_MIN / 2), offset = arg_int(C, 6, "offset", 0);
+  if (!C->failed && !(p >= 0.0 && p <= 1.0)) arg_fail(C, "R", "p must be in [0, 1]%s%s", "", "");
+  float *x = arg_f32(C, 0, "x", n), *y = arg_f32(C, 1, "y", n), *mask = arg_f32(C, 2, "mask", n);
+  ARGS_OK
+  nv_dropout(x, y, mask, n, p, (uint32_t)seed, (uint32_t)offset);
+  return NULL;
+}
+
+static napi_value reduction(nv_call *C, double (*fn)(const float *, long)) {
+  int64_t n = arg_int(C, 1, "n", 0);
+  float *x = arg_f32(C, 0, "x", n);
+  ARGS_OK
+  return nv_number(C->env, fn(x, n));
+}
+NV_KERNEL(sum, 2) { return reduction(C, nv_sum); }
+NV_KERNEL(sumSquares, 2) { return reduction(C, nv_sum_squares); }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "binding.h"
 #if NV_X86
 #include <immintrin.h>
 #include "transpose.h"
@@ -230,44 +231,16 @@ static arch_t ARCHS[3] = {
     {G_MR, G_NR, 256, 128, 4096, uk_generic, "generic"},
 #endif
 };
-static int g_isa = -1, g_isa_supported = -1;
-
-int nv_isa_supported(void) {
-  if (g_isa_supported < 0) {
-    g_isa_supported = NV_ISA_GENERIC;
-#if NV_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) g_isa_supported = NV_ISA_AVX2;
-    if (g_isa_supported == NV_ISA_AVX2 && __builtin_cpu_supports("avx512f")) g_isa_supported = NV_ISA_AVX512;
-#endif
-    /* Block sizes can be tuned from the environment (benchmarks only). */
-    for (int i = 0; i < 3; i++) {
-      ARCHS[i].kc = env_long("NANOVLM_GEMM_KC", ARCHS[i].kc);
-      ARCHS[i].mc = env_long("NANOVLM_GEMM_MC", ARCHS[i].mc) / ARCHS[i].mr * ARCHS[i].mr;
-      ARCHS[i].nc = env_long("NANOVLM_GEMM_NC", ARCHS[i].nc) / ARCHS[i].nr * ARCHS[i].nr;
-      if (ARCHS[i].kc < 1) ARCHS[i].kc = 256;
-      if (ARCHS[i].mc < ARCHS[i].mr) ARCHS[i].mc = ARCHS[i].mr;
-      if (ARCHS[i].nc < ARCHS[i].nr) ARCHS[i].nc = ARCHS[i].nr;
-    }
+/* Block sizes can be tuned from the environment (benchmarks only), read once as the addon loads. */
+__attribute__((constructor)) static void tune_blocks(void) {
+  for (int i = 0; i < 3; i++) {
+    ARCHS[i].kc = env_long("NANOVLM_GEMM_KC", ARCHS[i].kc);
+    ARCHS[i].mc = env_long("NANOVLM_GEMM_MC", ARCHS[i].mc) / ARCHS[i].mr * ARCHS[i].mr;
+    ARCHS[i].nc = env_long("NANOVLM_GEMM_NC", ARCHS[i].nc) / ARCHS[i].nr * ARCHS[i].nr;
+    if (ARCHS[i].kc < 1) ARCHS[i].kc = 256;
+    if (ARCHS[i].mc < ARCHS[i].mr) ARCHS[i].mc = ARCHS[i].mr;
+    if (ARCHS[i].nc < ARCHS[i].nr) ARCHS[i].nc = ARCHS[i].nr;
   }
-  return g_isa_supported;
-}
-
-/* NANOVLM_ISA=generic|avx2|avx512 caps the micro-kernel (tests of the fallbacks on a capable CPU). */
-int nv_isa(void) {
-  if (g_isa < 0) {
-    const char *s = getenv("NANOVLM_ISA");
-    int want = NV_ISA_AVX512;
-    if (s && strcmp(s, "avx2") == 0) want = NV_ISA_AVX2;
-    else if (s && strcmp(s, "generic") == 0) want = NV_ISA_GENERIC;
-    nv_set_isa(want);
-  }
-  return g_isa;
-}
-
-void nv_set_isa(int isa) {
-  int sup = nv_isa_supported();
-  g_isa = isa < 0 ? 0 : (isa > sup ? sup : isa);
 }
 
 /* ---------------------------------------------------------------- packing */
@@ -325,7 +298,7 @@ __attribute__((target("avx512f"))) static long pack_t_avx512(float *restrict dst
 static void pack_t(float *restrict dst, const float *restrict src, long ld, int R, int rr, long kc) {
   long p = 0;
 #if NV_X86
-  if (rr == R && (R == 12 || R == 32) && g_isa == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
+  if (rr == R && (R == 12 || R == 32) && nv_isa() == NV_ISA_AVX512) p = pack_t_avx512(dst, src, ld, R, kc);
 #endif
 #if NV_X86
   if (rr == R && (R & 3) == 0) {
@@ -619,10 +592,8 @@ static void choose_units(gemm_job *j, int T) {
 #define SMALL_M 8
 #if NV_X86
 #define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
-/* MI rows of A × rw (<= R = 16/MI) rows of B. Accumulator l holds A row l/R · B row l%R; named variables,
- * not an array, so that they stay in registers through the final sum. */
-#define LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
-#define ACC_DECL(l) __m512 acc##l = _mm512_setzero_ps();
+/* MI rows of A × rw (<= R = 16/MI) rows of B. Accumulator l holds A row l/R · B row l%R; named variables
+ * (LANES16, transpose.h), not an array, so that they stay in registers through the final sum. */
 #define ACC_FMA(l) acc##l = _mm512_fmadd_ps(xa[(l) / R], _mm512_maskz_loadu_ps(km, br[(l) % R] + p), acc##l);
 #define SMALL_TILE(MI)                                                                                         \
   AVX512_TARGET static void small_tile##MI(long k, const float *a, long lda, int mv, const float *b, long ldb,  \
@@ -631,23 +602,14 @@ static void choose_units(gemm_job *j, int T) {
     const float *br[R], *ar[MI]; /* rows past the valid mv / rw repeat row 0 and are not stored */            \
     for (int jj = 0; jj < R; jj++) br[jj] = b + (jj < rw ? jj : 0) * ldb;                                      \
     for (int ii = 0; ii < MI; ii++) ar[ii] = a + (ii < mv ? ii : 0) * lda;                                     \
-    LANES(ACC_DECL)                                                                                            \
+    LANES16(ACC_DECL)                                                                                          \
     for (long p = 0; p < k; p += 16) { /* the last step masks off columns past k */                           \
       __mmask16 km = (__mmask16)(k - p >= 16 ? 0xffff : (1u << (k - p)) - 1);                                 \
       __m512 xa[MI];                                                                                           \
       for (int ii = 0; ii < MI; ii++) xa[ii] = _mm512_maskz_loadu_ps(km, ar[ii] + p);                          \
-      LANES(ACC_FMA)                                                                                           \
+      LANES16(ACC_FMA)                                                                                         \
     }                                                                                                          \
-    __m512 s = _mm512_mul_ps(_mm512_set1_ps(alpha), sum16(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7,    \
-                                                           acc8, acc9, acc10, acc11, acc12, acc13, acc14,     \
-                                                           acc15));                                           \
-    /* lanes ii*R .. ii*R + rw - 1 go to row ii of C */                                                        \
-    for (int ii = 0; ii < mv; ii++) {                                                                          \
-      __mmask16 km = (__mmask16)(((1u << rw) - 1) << (ii * R));                                               \
-      float *cr = c + ii * ldc - ii * R; /* lane l of a row's vector lands on column l - ii*R */              \
-      if (beta == 0.0f) _mm512_mask_storeu_ps(cr, km, s);                                                      \
-      else _mm512_mask_storeu_ps(cr, km, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(km, cr), s)); \
-    }                                                                                                          \
+    store_tile_rows(_mm512_mul_ps(_mm512_set1_ps(alpha), ACC_SUMS), c, ldc, mv, R, rw, beta);                  \
   }
 SMALL_TILE(1)
 SMALL_TILE(2)
@@ -812,7 +774,9 @@ static void batch_range(void *vctx, long b0, long b1) {
              j->beta, j->C + i * j->sC, j->n, 0);
 }
 
-void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const float *A, const float *B,
+/* C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for i < batch; bf16: inputs rounded to bf16 when a bf16 engine
+ * is in use (nv_bf16), else an fp32 product. */
+static void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const float *A, const float *B,
                       float beta, float *C, long batch, long sA, long sB, long sC, int bf16) {
   if (batch <= 0) return;
   long lda = ta ? m : k, ldb = tb ? k : n;
@@ -826,4 +790,26 @@ void nv_sgemm_batched(int ta, int tb, long m, long n, long k, float alpha, const
   }
   for (long i = 0; i < batch; i++)
     nv_gemm(bf16, ta, tb, m, n, k, alpha, A + i * sA, lda, B + i * sB, ldb, beta, C + i * sC, n, 1);
+}
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+/* Elements a strided batch spans: the last item's start plus one item. */
+static int64_t span(int64_t batch, int64_t stride, int64_t item) {
+  if (batch <= 0 || item <= 0) return 0;
+  return (batch - 1) * stride + item;
+}
+
+NV_KERNEL(gemm, 14) {
+  int ta = arg_bool(C, 0, "transA"), tb = arg_bool(C, 1, "transB");
+  int64_t m = arg_int(C, 2, "m", 0), n = arg_int(C, 3, "n", 0), k = arg_int(C, 4, "k", 0);
+  float alpha = (float)arg_num(C, 5, "alpha"), beta = (float)arg_num(C, 8, "beta");
+  int64_t batch = arg_int(C, 10, "batch", 0), sA = arg_int(C, 11, "strideA", 0);
+  int64_t sB = arg_int(C, 12, "strideB", 0), sC = arg_int(C, 13, "strideC", 0);
+  float *a = arg_f32(C, 6, "a", span(batch, sA, m * k));
+  float *b = arg_f32(C, 7, "b", span(batch, sB, k * n));
+  float *c = arg_f32(C, 9, "c", span(batch, sC, m * n));
+  int bf16 = C->argc > 14 ? arg_bool(C, 14, "bf16") : 0;
+  ARGS_OK
+  nv_sgemm_batched(ta, tb, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
+  return NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "binding.h"
 /* The bf16 and AMX intrinsics need GCC 11 or clang 12; an older compiler builds the addon without them. */
 #if defined(NV_X86) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
 #define NV_BF16_KERNELS 1
@@ -99,7 +100,8 @@ void nv_set_bf16(int engine) { g_bf16 = engine < 0 ? 0 : engine; }
 
 /* ---------------------------------------------------------------- conversion */
 
-void nv_round_bf16(const float *x, float *y, long n) {
+/* y[i] = x[i] rounded to bf16 (and back to float) */
+static void nv_round_bf16(const float *x, float *y, long n) {
   for (long i = 0; i < n; i++) y[i] = nv_bits_to_float((uint32_t)nv_bf16_round(x[i]) << 16);
 }
 
@@ -263,8 +265,6 @@ AMX_TARGET static void amx_release(void) { _tile_release(); }
  * pairs once per call) and B's row, converted as it is read. As the fp32 path in gemm.c: a tile is 16 dot
  * products (MI rows of A × 16/MI rows of B) in 16 accumulators, summed across lanes all at once. */
 #define BF_SMALL_M 8
-#define BL_LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
-#define BL_DECL(l) __m512 acc##l = _mm512_setzero_ps();
 #define BL_DOT(l) acc##l = _mm512_dpbf16_ps(acc##l, xa[(l) / R], bw[(l) % R]);
 #define BF_SMALL_TILE(MI)                                                                                      \
   BF16_TARGET static void bf_small_tile##MI(long k, const uint32_t *ap, long kw, int mv, const float *b,      \
@@ -274,22 +274,14 @@ AMX_TARGET static void amx_release(void) { _tile_release(); }
     const uint32_t *ar[MI]; /* rows past the valid mv / rw repeat row 0 and are not stored */                 \
     for (int jj = 0; jj < R; jj++) br[jj] = b + (jj < rw ? jj : 0) * ldb;                                      \
     for (int ii = 0; ii < MI; ii++) ar[ii] = ap + (ii < mv ? ii : 0) * kw;                                     \
-    BL_LANES(BL_DECL)                                                                                          \
+    LANES16(ACC_DECL)                                                                                          \
     for (long p = 0; p < k; p += 32) {                                                                         \
       __m512bh xa[MI], bw[R];                                                                                  \
       for (int ii = 0; ii < MI; ii++) xa[ii] = (__m512bh)_mm512_loadu_si512(ar[ii] + p / 2);                  \
       for (int jj = 0; jj < R; jj++) bw[jj] = (__m512bh)pairs_of_row(br[jj] + p, k - p);                      \
-      BL_LANES(BL_DOT)                                                                                         \
+      LANES16(BL_DOT)                                                                                          \
     }                                                                                                          \
-    __m512 s = _mm512_mul_ps(_mm512_set1_ps(alpha), sum16(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7,    \
-                                                           acc8, acc9, acc10, acc11, acc12, acc13, acc14,     \
-                                                           acc15));                                           \
-    for (int ii = 0; ii < mv; ii++) {                                                                          \
-      __mmask16 km = (__mmask16)(((1u << rw) - 1) << (ii * R));                                               \
-      float *cr = c + ii * ldc - ii * R; /* lane l of a row's vector lands on column l - ii*R */              \
-      if (beta == 0.0f) _mm512_mask_storeu_ps(cr, km, s);                                                      \
-      else _mm512_mask_storeu_ps(cr, km, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(km, cr), s)); \
-    }                                                                                                          \
+    store_tile_rows(_mm512_mul_ps(_mm512_set1_ps(alpha), ACC_SUMS), c, ldc, mv, R, rw, beta);                  \
   }
 BF_SMALL_TILE(1)
 BF_SMALL_TILE(2)
@@ -453,4 +445,13 @@ int nv_gemm_bf16(int ta, int tb, long m, long n, long k, float alpha, const floa
   (void)beta, (void)C, (void)ldc, (void)parallel;
   return 0;
 #endif
+}
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+NV_KERNEL(roundBf16, 3) {
+  int64_t n = arg_int(C, 2, "n", 0);
+  float *x = arg_f32(C, 0, "x", n), *y = arg_f32(C, 1, "y", n);
+  ARGS_OK
+  nv_round_bf16(x, y, n);
+  return NULL;
 }

@@ -1,5 +1,6 @@
 /* Layer normalisation and softmax over the last dimension, threads splitting the rows. */
 #include "common.h"
+#include "binding.h"
 
 #define ROW_GRAIN_ELEMS 16384L
 
@@ -35,7 +36,7 @@ NV_CLONES static void ln_rows(void *vctx, long r0, long r1) {
   }
 }
 
-void nv_layer_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+static void nv_layer_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
                    long rows, long cols, float eps) {
   ln_ctx c = {.x = x, .gamma = gamma, .beta = beta, .y = y, .mean_out = mean, .rstd_out = rstd,
               .rows = rows, .cols = cols, .eps = eps};
@@ -94,7 +95,7 @@ NV_CLONES static void ln_back_reduce(void *vctx, long j0, long j1) {
   }
 }
 
-void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
+static void nv_layer_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
                             const float *rstd, float *dx, float *dgamma, float *dbeta, long rows, long cols) {
   if (rows <= 0 || cols <= 0) return;
   /* About ROW_GRAIN_ELEMS elements per chunk, at most LN_MAX_CHUNKS chunks. */
@@ -121,22 +122,12 @@ NV_CLONES static void softmax_rows(void *vctx, long r0, long r1) {
   for (long r = r0; r < r1; r++) {
     const float *x = c->x + r * n;
     float *y = c->out + r * n;
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (long j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (long j = 0; j < n; j++) {
-      float e = nv_expf(x[j] - mx);
-      y[j] = e;
-      s += e;
-    }
-    float inv = 1.0f / s;
+    float inv = 1.0f / nv_exp_shifted(x, y, n);
     for (long j = 0; j < n; j++) y[j] *= inv;
   }
 }
 
-void nv_softmax(const float *x, float *y, long rows, long cols) {
+static void nv_softmax(const float *x, float *y, long rows, long cols) {
   sm_ctx c = {x, NULL, NULL, y, cols};
   nv_parallel_for(rows, row_grain(cols), 1, softmax_rows, &c);
 }
@@ -154,7 +145,47 @@ NV_CLONES static void softmax_back_rows(void *vctx, long r0, long r1) {
   }
 }
 
-void nv_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols) {
+static void nv_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols) {
   sm_ctx c = {NULL, y, dy, dx, cols};
   nv_parallel_for(rows, row_grain(cols), 1, softmax_back_rows, &c);
+}
+
+/* ---- JavaScript entry points (native/binding.h) ---- */
+NV_KERNEL(layerNorm, 9) {
+  int64_t rows = arg_int(C, 6, "rows", 0), cols = arg_int(C, 7, "cols", 0);
+  float eps = (float)arg_num(C, 8, "eps");
+  float *x = arg_f32(C, 0, "x", rows * cols), *gamma = arg_f32(C, 1, "gamma", cols);
+  float *beta = arg_f32(C, 2, "beta", cols), *y = arg_f32(C, 3, "y", rows * cols);
+  float *mean = arg_f32(C, 4, "mean", rows), *rstd = arg_f32(C, 5, "rstd", rows);
+  ARGS_OK
+  if (cols > 0) nv_layer_norm(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+  return NULL;
+}
+
+NV_KERNEL(layerNormBackward, 10) {
+  int64_t rows = arg_int(C, 8, "rows", 0), cols = arg_int(C, 9, "cols", 0);
+  float *dy = arg_f32(C, 0, "dy", rows * cols), *x = arg_f32(C, 1, "x", rows * cols);
+  float *gamma = arg_f32(C, 2, "gamma", cols), *mean = arg_f32(C, 3, "mean", rows);
+  float *rstd = arg_f32(C, 4, "rstd", rows), *dx = arg_f32(C, 5, "dx", rows * cols);
+  float *dgamma = arg_f32(C, 6, "dgamma", cols), *dbeta = arg_f32(C, 7, "dbeta", cols);
+  ARGS_OK
+  nv_layer_norm_backward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
+  return NULL;
+}
+
+NV_KERNEL(softmax, 4) {
+  int64_t rows = arg_int(C, 2, "rows", 0), cols = arg_int(C, 3, "cols", 0);
+  float *x = arg_f32(C, 0, "x", rows * cols), *y = arg_f32(C, 1, "y", rows * cols);
+  ARGS_OK
+  nv_softmax(x, y, rows, cols);
+  return NULL;
+}
+
+NV_KERNEL(softmaxBackward, 5) {
+  int64_t rows = arg_int(C, 3, "rows", 0), cols = arg_int(C, 4, "cols", 0);
+  float *y = arg_f32(C, 0, "y", rows * cols), *dy = arg_f32(C, 1, "dy", rows * cols);
+  float *dx = arg_f32(C, 2, "dx", rows * cols);
+  ARGS_OK
+  nv_softmax_backward(y, dy, dx, rows, cols);
+  return NULL;
 }

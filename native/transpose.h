@@ -1,6 +1,5 @@
-/* 16×16 in-register transpose of 32-bit lanes and the 16-vector lane sum (AVX-512), shared by the fp32
- * and bf16 kernels. Include
- * after <immintrin.h>, inside #if NV_X86. */
+/* 16×16 in-register transpose of 32-bit lanes, the 16-vector lane sum and the store of a few-row tile
+ * (AVX-512), shared by the fp32 and bf16 kernels. Include after <immintrin.h>, inside #if NV_X86. */
 #ifndef NV_TRANSPOSE_H
 #define NV_TRANSPOSE_H
 
@@ -43,6 +42,24 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 sum16(
   __m512 y01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, 0x44), _mm512_shuffle_f32x4(u0, u1, 0xee));
   __m512 y23 = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, 0x44), _mm512_shuffle_f32x4(u2, u3, 0xee));
   return _mm512_add_ps(_mm512_shuffle_f32x4(y01, y23, 0x88), _mm512_shuffle_f32x4(y01, y23, 0xdd));
+}
+
+/* The 16 accumulators acc0..acc15 of a few-row tile (gemm.c small_tile, gemm_bf16.c bf_small_tile). */
+#define LANES16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define ACC_DECL(l) __m512 acc##l = _mm512_setzero_ps();
+#define ACC_SUMS sum16(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15)
+
+/* Stores a few-row tile's 16 dot products s (alpha applied): lanes ii*R .. ii*R + rw - 1 go to row ii < mv of
+ * C, added to beta C unless beta is 0. */
+__attribute__((target("avx512f"), always_inline)) static inline void store_tile_rows(__m512 s, float *c, long ldc,
+                                                                                      int mv, int R, int rw,
+                                                                                      float beta) {
+  for (int ii = 0; ii < mv; ii++) {
+    __mmask16 km = (__mmask16)(((1u << rw) - 1) << (ii * R));
+    float *cr = c + ii * ldc - ii * R; /* lane l of a row's vector lands on column l - ii*R */
+    if (beta == 0.0f) _mm512_mask_storeu_ps(cr, km, s);
+    else _mm512_mask_storeu_ps(cr, km, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(km, cr), s));
+  }
 }
 
 #endif

@@ -480,6 +480,15 @@ class Engine:
             row['val_image_gain'] = round6(v['imageGain'])
         return row
 
+    def record_validation(self, v):
+        """Keeps and logs a validation result; True when its loss is the best so far (then the best)."""
+        self.last_val, self.last_gain = v['loss'], v['imageGain']
+        self.metrics(self.val_row(v))
+        if self.best_val is None or v['loss'] < self.best_val:
+            self.best_val, self.best_step = v['loss'], self.step
+            return True
+        return False
+
     # ------------------------------------------------------------ the loop
     def run(self):
         self.setup()
@@ -564,13 +573,9 @@ class Engine:
             saved_best = False
             if tc['evalEvery'] > 0 and self.step % tc['evalEvery'] == 0 and self.step < self.total:
                 v = self.validate()
-                if v:
-                    self.last_val, self.last_gain = v['loss'], v['imageGain']
-                    self.metrics(self.val_row(v))
-                    if self.best_val is None or v['loss'] < self.best_val:
-                        self.best_val, self.best_step = v['loss'], self.step
-                        self.checkpoint(best=True)
-                        saved_best = True
+                if v and self.record_validation(v):
+                    self.checkpoint(best=True)
+                    saved_best = True
             if not saved_best and tc['saveEvery'] > 0 and self.step % tc['saveEvery'] == 0 and self.step < self.total:
                 self.checkpoint()
             if self.step % tc['logEvery'] != 0:
@@ -587,11 +592,7 @@ class Engine:
         if finished or stopped_by == 'time':
             v = self.validate()
             if v:
-                self.last_val, self.last_gain = v['loss'], v['imageGain']
-                self.metrics(self.val_row(v))
-                if self.best_val is None or v['loss'] < self.best_val:
-                    self.best_val, self.best_step = v['loss'], self.step
-                    is_best = True
+                is_best = self.record_validation(v)
         if self.last_saved == self.step and not finished and not is_best:
             last = resolve_checkpoint(self.run_dir) if self.d.rank == 0 else None
         else:

@@ -186,22 +186,6 @@ export function readJson<T = unknown>(file: string): T {
   }
 }
 
-/** Parses JSONL text; each bad line is reported as `file line N: reason`. */
-export function parseJsonl<T = unknown>(text: string, file: string): T[] {
-  const out: T[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as T);
-    } catch (e) {
-      throw new UserError(`${file} line ${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
-  }
-  return out;
-}
-
 /** Replaces a directory atomically: `build(tmpDir)` fills a temp sibling, which is then renamed into place. */
 export async function writeDirAtomic(dir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
   const tmp = tempSibling(dir);

@@ -83,17 +83,7 @@ process.chdir(root);
 const llm = await startFakeOpenAI((req) => {
   if (/grammar/i.test(req.text)) {
     const g = 6;
-    return reply.text(
-      JSON.stringify({
-        assessment: 'fine',
-        grammar: g,
-        creativity: g,
-        consistency: g,
-        meaningfulness: g,
-        plot: g,
-        age_group: 'B',
-      }),
-    );
+    return reply.grades(g, 'fine');
   }
   return reply.text(
     'A big brown dog plays with a red ball on the green grass. The sun is warm and the dog is very happy today.',

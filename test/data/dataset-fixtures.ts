@@ -1,9 +1,20 @@
 /** Small dataset folders for the data tests: solid-colour PNGs whose colour encodes the record number. */
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeManifest, type Split } from '../../src/data/dataset.ts';
+import { writeManifest, type DatasetRecord, type Split } from '../../src/data/dataset.ts';
+import { packDataset } from '../../src/data/packed.ts';
+import type { LoaderOptions } from '../../src/data/loader.ts';
+
+/** A toy tokenizer: one id per character (4 + code % 90), specials 0-2, 100 ids in all. */
+export const charTokenizer = {
+  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
+  vocabSize: 100,
+  bosId: 1,
+  eosId: 2,
+  padId: 0,
+};
 
 export function tempDir(prefix = 'nanovlm-data-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -19,15 +30,8 @@ export async function solidPng(file: string, i: number, width = 32, height = 24)
     .toFile(file);
 }
 
-export interface FixtureRecord {
-  id: string;
-  image: string;
-  split: Split;
-  captions: string[];
-  short?: string;
-  long?: string;
-  meta: { i: number };
-}
+/** A fixture record: a dataset record whose meta holds its index. */
+export type FixtureRecord = DatasetRecord & { meta: { i: number } };
 
 /** Writes `n` records (every 5th is val) with captions, short and long texts and one PNG each. */
 export async function makeDataset(dir: string, n: number, splitOf: (i: number) => Split = (i) => (i % 5 === 4 ? 'val' : 'train')) {
@@ -49,3 +53,33 @@ export async function makeDataset(dir: string, n: number, splitOf: (i: number) =
   await writeManifest(dir, records);
   return records;
 }
+
+/**
+ * makeDataset(dir/data, 23) (19 train, 4 val) with a stand-in tokenizer file, packed with charTokenizer at
+ * size×size into dir/packed, in shards of 5 pictures so that reads cross shard boundaries.
+ */
+export async function makePackedFixture(dir: string, size: number): Promise<{ data: string; packed: string }> {
+  const data = path.join(dir, 'data');
+  await makeDataset(data, 23);
+  writeFileSync(path.join(data, 'tokenizer.json'), '{"toy": true}\n');
+  const packed = path.join(dir, 'packed');
+  await packDataset({
+    inDir: data,
+    outDir: packed,
+    imageSize: size,
+    text: 'both',
+    tokenizer: charTokenizer,
+    tokenizerFile: path.join(data, 'tokenizer.json'),
+    shardMB: (5 * size * size * 3) / 1048576,
+  });
+  return { data, packed };
+}
+
+/** Loader settings for the fixtures: training split, batches of 4, charTokenizer, seed 7, then `o`. */
+export const fixtureLoaderOptions = (o: Partial<LoaderOptions> & Pick<LoaderOptions, 'text' | 'imageSize' | 'maxLen'>): LoaderOptions => ({
+  split: 'train',
+  batchSize: 4,
+  tokenizer: charTokenizer,
+  seed: 7,
+  ...o,
+});

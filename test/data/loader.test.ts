@@ -4,10 +4,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDataset, writeManifest } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
-import { makeDataset, tempDir, type FixtureRecord } from './dataset-fixtures.ts';
+import { charTokenizer, fixtureLoaderOptions, makeDataset, tempDir, type FixtureRecord } from './dataset-fixtures.ts';
 
-// A toy tokenizer: one id per character.
-const tokenizer = { encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)), bosId: 1, eosId: 2, padId: 0 };
+const tokenizer = charTokenizer;
 const S = 8;
 let dir: string;
 let cleanup: () => void;
@@ -19,16 +18,8 @@ before(async () => {
 });
 after(() => cleanup());
 
-const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions => ({
-  split: 'train',
-  text: 'short',
-  imageSize: S,
-  batchSize: 4,
-  maxLen: 64,
-  tokenizer,
-  seed: 7,
-  ...o,
-});
+const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions =>
+  fixtureLoaderOptions({ text: 'short', imageSize: S, maxLen: 64, ...o });
 const ids = (b: Batch) => b.records.map((r) => r.id);
 async function take(loader: DataLoader, n: number): Promise<Batch[]> {
   const out: Batch[] = [];

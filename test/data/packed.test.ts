@@ -5,16 +5,9 @@ import path from 'node:path';
 import { openDataset } from '../../src/data/dataset.ts';
 import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.ts';
 import { openPacked, openTrainingData, packDataset } from '../../src/data/packed.ts';
-import { makeDataset, tempDir } from './dataset-fixtures.ts';
+import { charTokenizer, fixtureLoaderOptions, makePackedFixture, tempDir } from './dataset-fixtures.ts';
 
-// A toy tokenizer: one id per character.
-const tokenizer = {
-  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
-  vocabSize: 100,
-  bosId: 1,
-  eosId: 2,
-  padId: 0,
-};
+const tokenizer = charTokenizer;
 const S = 8;
 let dir: string;
 let packed: string;
@@ -22,33 +15,12 @@ let cleanup: () => void;
 
 before(async () => {
   ({ dir, cleanup } = tempDir());
-  const data = path.join(dir, 'data');
-  await makeDataset(data, 23); // 19 train, 4 val
-  writeFileSync(path.join(data, 'tokenizer.json'), '{"toy": true}\n');
-  packed = path.join(dir, 'packed');
-  // Shards of 5 pictures, so reads cross shard boundaries.
-  await packDataset({
-    inDir: data,
-    outDir: packed,
-    imageSize: S,
-    text: 'both',
-    tokenizer,
-    tokenizerFile: path.join(data, 'tokenizer.json'),
-    shardMB: (5 * S * S * 3) / 1048576,
-  });
+  ({ packed } = await makePackedFixture(dir, S));
 });
 after(() => cleanup());
 
-const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions => ({
-  split: 'train',
-  text: 'both',
-  imageSize: S,
-  batchSize: 4,
-  maxLen: 20,
-  tokenizer,
-  seed: 7,
-  ...o,
-});
+const opts = (o: Partial<LoaderOptions> = {}): LoaderOptions =>
+  fixtureLoaderOptions({ text: 'both', imageSize: S, maxLen: 20, ...o });
 
 async function epoch(loader: DataLoader): Promise<Batch[]> {
   const out: Batch[] = [];

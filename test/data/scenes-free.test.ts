@@ -8,7 +8,6 @@ import {
   freeSceneAt,
   generateScenes,
   measureTexts,
-  meetsLengthRule,
   renderScenePng,
   sceneRecord,
   sceneTexts,
@@ -17,7 +16,7 @@ import { thing } from '../../src/data/scenes/catalog.ts';
 import { PLAIN_COLOURS } from '../../src/data/scenes/free-layout.ts';
 import { hiddenShare } from '../../src/data/scenes/layout.ts';
 import { UserError } from '../../src/util/errors.ts';
-import { checkText } from './scenes/consistency.ts';
+import { assertGroupsFit, checkRecordTexts, checkText } from './scenes/consistency.ts';
 
 test('free layout: 1-3 kinds anywhere, any thing on any background, plain and two-tone ones most often', () => {
   const backgrounds = new Map<string, number>();
@@ -38,12 +37,8 @@ test('free layout: 1-3 kinds anywhere, any thing on any background, plain and tw
       things.add(g.name);
       sizes.add(g.size);
       if (!thing(g.name).places.includes(s.background)) outOfPlace++;
-      assert.ok(g.count >= 1 && g.count <= 3 && g.items.length === g.count);
-      for (const it of g.items) {
-        assert.ok(it.x - it.size / 2 >= -1 && it.x + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-        assert.ok(it.y - it.size / 2 >= -1 && it.y + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-      }
     }
+    assertGroupsFit(i, s);
     const all = s.groups.flatMap((g, gi) => g.items.map((item) => ({ gi, p: { item, zone: g.zone } })));
     for (let a = 0; a < all.length; a++) {
       for (let b = 0; b < a; b++) {
@@ -66,17 +61,7 @@ test('free layout texts: length rules, every thing named with its number, no abs
   let namedBackground = 0;
   for (let i = 0; i < 500; i++) {
     const { scene, record } = sceneRecord(5, i, 'free');
-    assert.equal(record.captions.length, 5);
-    assert.equal(new Set(record.captions).size, 5);
-    const texts: [string, string, Parameters<typeof meetsLengthRule>[1]][] = [
-      ['short', record.short, 'short'],
-      ['long', record.long, 'long'],
-      ...record.captions.map((c, k) => [`caption ${k}`, c, 'caption'] as [string, string, 'caption']),
-    ];
-    for (const [label, text, kind] of texts) {
-      assert.ok(meetsLengthRule(text, kind), `scene ${i} ${label} breaks the length rule: ${text}`);
-      for (const p of checkText(scene, text, true)) problems.push(`scene ${i} ${label}: ${p}\n  ${text}`);
-    }
+    checkRecordTexts(i, scene, record, problems);
     // A plain background is told by its own colour words, never as grass, sky or a room.
     if (scene.plain) {
       const all = [record.short, record.long, ...record.captions].join(' ').toLowerCase();

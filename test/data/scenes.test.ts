@@ -7,7 +7,6 @@ import sharp from 'sharp';
 import {
   generateScenes,
   measureTexts,
-  meetsLengthRule,
   renderScenePng,
   sceneAt,
   sceneRecord,
@@ -19,7 +18,7 @@ import { iconRaster } from '../../src/data/scenes/art.ts';
 import { hiddenShare } from '../../src/data/scenes/layout.ts';
 import { isFamiliarWord } from '../../src/data/scenes/measure.ts';
 import { UserError } from '../../src/util/errors.ts';
-import { checkText } from './scenes/consistency.ts';
+import { assertGroupsFit, checkRecordTexts, checkText } from './scenes/consistency.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'nanovlm-scenes-'));
 
@@ -45,13 +44,7 @@ test('layout: 1-4 kinds of 1-3 things, inside the picture, rarely hidden behind 
     backgrounds.add(s.background);
     assert.ok(s.groups.length >= 1 && s.groups.length <= 4);
     assert.equal(new Set(s.groups.map((g) => g.name)).size, s.groups.length);
-    for (const g of s.groups) {
-      assert.ok(g.count >= 1 && g.count <= 3 && g.items.length === g.count);
-      for (const it of g.items) {
-        assert.ok(it.x - it.size / 2 >= -1 && it.x + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-        assert.ok(it.y - it.size / 2 >= -1 && it.y + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
-      }
-    }
+    assertGroupsFit(i, s);
     const all = s.groups.flatMap((g, gi) => g.items.map((item) => ({ gi, p: { item, zone: g.zone } })));
     for (let a = 0; a < all.length; a++) {
       for (let b = 0; b < a; b++) {
@@ -91,17 +84,7 @@ test('texts agree with the scene graph: every thing named with its number, no ab
   const problems: string[] = [];
   for (let i = 0; i < 600; i++) {
     const { scene, record } = sceneRecord(5, i);
-    assert.equal(record.captions.length, 5);
-    assert.equal(new Set(record.captions).size, 5);
-    const texts: [string, string, Parameters<typeof meetsLengthRule>[1]][] = [
-      ['short', record.short, 'short'],
-      ['long', record.long, 'long'],
-      ...record.captions.map((c, k) => [`caption ${k}`, c, 'caption'] as [string, string, 'caption']),
-    ];
-    for (const [label, text, kind] of texts) {
-      assert.ok(meetsLengthRule(text, kind), `scene ${i} ${label} breaks the length rule: ${text}`);
-      for (const p of checkText(scene, text, true)) problems.push(`scene ${i} ${label}: ${p}\n  ${text}`);
-    }
+    checkRecordTexts(i, scene, record, problems);
   }
   assert.deepEqual(problems.slice(0, 5), []);
 });

@@ -34,17 +34,7 @@ test('judge and report from the command line, for our model and a baseline', asy
   const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-eval-cli-'));
   const server = await startFakeOpenAI((req) => {
     const g = req.text.includes('catch the red ball') ? 8 : 4;
-    return reply.text(
-      JSON.stringify({
-        assessment: 'ok',
-        grammar: g,
-        creativity: g,
-        consistency: g,
-        meaningfulness: g,
-        plot: g,
-        age_group: 'B',
-      }),
-    );
+    return reply.grades(g);
   });
   try {
     const ours = path.join(dir, 'ours.jsonl');

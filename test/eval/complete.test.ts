@@ -69,6 +69,19 @@ async function fixture() {
   return { dir, data, records, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** `nanovlm eval SUB` on the fixture's model and data (2 images) and `more`: its exit code and what it printed. */
+async function evalPrinting(sub: string, f: { modelDir: string; data: string }, more: string[]) {
+  const log = console.log;
+  const printed: string[] = [];
+  console.log = (...a: unknown[]) => printed.push(a.join(' '));
+  try {
+    const code = await evalCli([sub, '--model', f.modelDir, '--data', f.data, '--count', '2', ...more]);
+    return { code, printed };
+  } finally {
+    console.log = log;
+  }
+}
+
 test('prefix set: reproducible, 6-7 / 18-20 words cut at word boundaries, from the asked split only', async () => {
   const f = await fixture();
   try {
@@ -158,32 +171,9 @@ test('complete: N seeded completions per prefix from a saved tiny model, same fi
 
     // the same through the CLI, greedy, one sample
     const out2 = path.join(f.dir, 'c2.jsonl');
-    const log = console.log;
-    const printed: string[] = [];
-    console.log = (...a: unknown[]) => printed.push(a.join(' '));
-    try {
-      const code = await evalCli([
-        'complete',
-        '--model',
-        f.modelDir,
-        '--data',
-        f.data,
-        '--count',
-        '2',
-        '--temperature',
-        '0',
-        '--system',
-        'mine',
-        '--out',
-        out2,
-        '--json',
-        '--max-new-tokens',
-        '5',
-      ]);
-      assert.equal(code, 0);
-    } finally {
-      console.log = log;
-    }
+    const greedy = ['--temperature', '0', '--system', 'mine', '--max-new-tokens', '5'];
+    const { code, printed } = await evalPrinting('complete', f, [...greedy, '--out', out2, '--json']);
+    assert.equal(code, 0);
     assert.equal(JSON.parse(printed[0]!).completions, 2);
     assert.ok(readCompletions(out2).every((l) => l.system === 'mine' && l.temperature === 0));
   } finally {
@@ -256,30 +246,9 @@ test('auto: offline measures of a model (objects, ROUGE, memorisation, grammar, 
     assert.ok(m.grammar && m.grammar.available);
     assert.ok(!('skipped' in r.perplexity) && r.perplexity.samples === 3 && r.perplexity.perplexity > 1);
     // the CLI prints the same as Markdown
-    const log = console.log;
-    const printed: string[] = [];
-    console.log = (...a: unknown[]) => printed.push(a.join(' '));
-    try {
-      assert.equal(
-        await evalCli([
-          'auto',
-          '--model',
-          f.modelDir,
-          '--data',
-          f.data,
-          '--count',
-          '2',
-          '--ppl-samples',
-          '-1',
-          '--no-grammar',
-          '--max-new-tokens',
-          '4',
-        ]),
-        0,
-      );
-    } finally {
-      console.log = log;
-    }
+    const quick = ['--ppl-samples', '-1', '--no-grammar', '--max-new-tokens', '4'];
+    const { code, printed } = await evalPrinting('auto', f, quick);
+    assert.equal(code, 0);
     const md = printed.join('\n');
     assert.match(md, /# Offline evaluation of .* \(tiny\)/);
     assert.match(md, /Perplexity: not measured \(not asked for\)/);

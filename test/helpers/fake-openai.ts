@@ -53,6 +53,19 @@ export const reply = {
     headers:
       typeof wait === 'number' ? { 'retry-after': String(wait) } : { 'retry-after-ms': String(wait.ms) },
   }),
+  /** A judge's answer (eval judge's JSON) giving every category grade `g`, age group B. */
+  grades: (g: number, assessment = 'ok'): FakeReply =>
+    reply.text(
+      JSON.stringify({
+        assessment,
+        grammar: g,
+        creativity: g,
+        consistency: g,
+        meaningfulness: g,
+        plot: g,
+        age_group: 'B',
+      }),
+    ),
   raw: (body: string, status = 200): FakeReply => ({ kind: 'raw', body, status }),
   hang: (): FakeReply => ({ kind: 'hang' }),
   hangAfterHeaders: (): FakeReply => ({ kind: 'hangAfterHeaders' }),

@@ -15,6 +15,27 @@ import { startFakeOpenAI, reply } from '../helpers/fake-openai.ts';
 import { assertOneLineError, hashTree, runCli } from '../helpers/hostile.ts';
 
 const ask = { messages: [userMessage('describe')] };
+/** A server answering each request with `limit` bytes of 'a' as JSON (less when the client leaves). */
+async function endlessServer(limit: number) {
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  let total = 0;
+  const server = await rawServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    let sent = 0;
+    const pump = () => {
+      while (sent < limit && !res.destroyed) {
+        sent += chunk.length;
+        total += chunk.length;
+        if (!res.write(chunk)) return res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  return { ...server, sent: () => total };
+}
+
 const KEY = 'sk-proj-Z9xQ4w7Lm2Nv8Kp3Rt6Yb1Cd5';
 
 /** A loopback server with a raw handler; counts its requests. */
@@ -39,26 +60,14 @@ async function rawServer(
 }
 
 test('an endless answer is cut at the byte limit, with memory bounded (item 2)', async () => {
-  const chunk = Buffer.alloc(64 * 1024, 'a');
-  let sent = 0;
-  const server = await rawServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    const pump = () => {
-      // Bounded: 256 MB at most, whatever the client does.
-      while (sent < 256 * 2 ** 20 && !res.destroyed) {
-        sent += chunk.length;
-        if (!res.write(chunk)) return res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
+  // Bounded: 256 MB at most, whatever the client does.
+  const server = await endlessServer(256 * 2 ** 20);
   try {
     const rss0 = process.memoryUsage().rss;
     const client = new LlmClient({ endpoint: server.url, model: 'm', maxRetries: 3, baseDelayMs: 1 });
     await assert.rejects(client.chat(ask), /answer refused: more than the 8388608-byte limit/);
     assert.equal(server.hits(), 1, 'an oversized answer is not retried');
+    const sent = server.sent();
     assert.ok(sent < 64 * 2 ** 20, `the client stopped reading (${sent} bytes sent)`);
     const grown = (process.memoryUsage().rss - rss0) / 2 ** 20;
     assert.ok(grown < 150, `RSS grew ${grown.toFixed(0)} MB`);
@@ -158,41 +167,35 @@ test('waits between retries are capped in total (item 12)', async () => {
   }
 });
 
+/** Writes `n` lines for `eval judge` (the same completion each) to dir/completions.jsonl; returns its path. */
+function writeCompletions(dir: string, n: number): string {
+  const input = path.join(dir, 'completions.jsonl');
+  const line = (i: number) =>
+    JSON.stringify({
+      id: String(i),
+      image: 'x.png',
+      prefix: 'A dog',
+      completion: ' runs.',
+      reference: 'A dog runs.',
+      system: 's',
+    });
+  writeFileSync(input, Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n');
+  return input;
+}
+
+/** `eval judge` on `input` against `endpoint`, with no answer cache. */
+const judgeArgs = (input: string, endpoint: string, retries: number, concurrency: number) => [
+  ...['eval', 'judge', '--in', input, '--endpoint', endpoint, '--model', 'judge-m'],
+  ...['--retries', String(retries), '--concurrency', String(concurrency), '--no-cache'],
+];
+
 test('eval judge stops after repeated failures against a dead endpoint; --help says the wait cap (item 12)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-judge-dead-'));
   try {
-    const input = path.join(dir, 'completions.jsonl');
-    const lines = Array.from({ length: 60 }, (_, i) =>
-      JSON.stringify({
-        id: String(i),
-        image: 'x.png',
-        prefix: 'A dog',
-        completion: ' runs.',
-        reference: 'A dog runs.',
-        system: 's',
-      }),
-    );
-    writeFileSync(input, lines.join('\n') + '\n');
+    const input = writeCompletions(dir, 60);
     const dead = await startFakeOpenAI(() => reply.error(503, 'no backend'));
     const before = hashTree(dir);
-    const r = await runCli(
-      [
-        'eval',
-        'judge',
-        '--in',
-        input,
-        '--endpoint',
-        dead.url,
-        '--model',
-        'judge-m',
-        '--retries',
-        '0',
-        '--concurrency',
-        '2',
-        '--no-cache',
-      ],
-      { timeoutMs: 60_000 },
-    );
+    const r = await runCli(judgeArgs(input, dead.url, 0, 2), { timeoutMs: 60_000 });
     const requests = dead.requests.length;
     await dead.close();
     assertOneLineError(r, /judge stopped: 10 requests in a row failed; last: \S+: HTTP 503: no backend/);
@@ -212,37 +215,9 @@ test('eval judge stops after repeated failures against a dead endpoint; --help s
 async function judgeCli(endpoint: string, env: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nanovlm-judge-hostile-'));
   try {
-    const input = path.join(dir, 'completions.jsonl');
-    const lines = Array.from({ length: 12 }, (_, i) =>
-      JSON.stringify({
-        id: String(i),
-        image: 'x.png',
-        prefix: 'A dog',
-        completion: ' runs.',
-        reference: 'A dog runs.',
-        system: 's',
-      }),
-    );
-    writeFileSync(input, lines.join('\n') + '\n');
+    const input = writeCompletions(dir, 12);
     const before = hashTree(dir).get('completions.jsonl');
-    const r = await runCli(
-      [
-        'eval',
-        'judge',
-        '--in',
-        input,
-        '--endpoint',
-        endpoint,
-        '--model',
-        'judge-m',
-        '--retries',
-        '1',
-        '--concurrency',
-        '1',
-        '--no-cache',
-      ],
-      { timeoutMs: 60_000, env },
-    );
+    const r = await runCli(judgeArgs(input, endpoint, 1, 1), { timeoutMs: 60_000, env });
     return { r, inputUnchanged: hashTree(dir).get('completions.jsonl') === before };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -250,20 +225,7 @@ async function judgeCli(endpoint: string, env: Record<string, string> = {}) {
 }
 
 test('eval judge from the command line: a huge answer, a cross-origin redirect, an echoed key', async () => {
-  const chunk = Buffer.alloc(64 * 1024, 'a');
-  const huge = await rawServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    let sent = 0;
-    const pump = () => {
-      while (sent < 32 * 2 ** 20 && !res.destroyed) {
-        sent += chunk.length;
-        if (!res.write(chunk)) return res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
+  const huge = await endlessServer(32 * 2 ** 20);
   const other = await startFakeOpenAI(() => reply.text('stolen'));
   const redirector = await rawServer((req, res) => {
     req.resume();

@@ -9,33 +9,13 @@ import path from 'node:path';
 import { imagePath, openDataset } from '../../src/data/dataset.ts';
 import { decodeImage } from '../../src/data/image.ts';
 import { DataLoader, type Batch } from '../../src/data/loader.ts';
-import { packDataset } from '../../src/data/packed.ts';
 import { PYTHON_DIR, pythonWithTorch } from '../../src/train/torch-engine.ts';
-import { makeDataset, tempDir } from '../data/dataset-fixtures.ts';
+import { fixtureLoaderOptions, makePackedFixture, tempDir } from '../data/dataset-fixtures.ts';
 
-const tokenizer = {
-  encode: (t: string) => Array.from(t, (c) => 4 + (c.charCodeAt(0) % 90)),
-  vocabSize: 100,
-  bosId: 1,
-  eosId: 2,
-  padId: 0,
-};
 const S = 8;
 const { dir, cleanup } = tempDir();
 after(cleanup);
-const data = path.join(dir, 'data');
-await makeDataset(data, 23);
-writeFileSync(path.join(data, 'tokenizer.json'), '{}\n');
-const packed = path.join(dir, 'packed');
-await packDataset({
-  inDir: data,
-  outDir: packed,
-  imageSize: S,
-  text: 'both',
-  tokenizer,
-  tokenizerFile: path.join(data, 'tokenizer.json'),
-  shardMB: (5 * S * S * 3) / 1048576,
-});
+const { data, packed } = await makePackedFixture(dir, S);
 
 const READ = `
 import json, sys
@@ -65,16 +45,10 @@ test('numpy reads the packed folder into the batches the TypeScript loader makes
   assert.equal(r.status, 0, r.stderr);
   const theirs = JSON.parse(r.stdout) as { pixels: number[][]; ids: number[][]; lengths: number[] }[];
   const ds = openDataset(data);
-  const loader = new DataLoader(ds, {
-    split: 'train',
-    text: 'both',
-    imageSize: S,
-    batchSize: 4,
-    maxLen: 20,
-    tokenizer,
-    seed: 7,
-    dropLast: true,
-  });
+  const loader = new DataLoader(
+    ds,
+    fixtureLoaderOptions({ text: 'both', imageSize: S, maxLen: 20, dropLast: true }),
+  );
   const ours: Batch[] = [];
   for await (const b of loader.epochBatches()) ours.push(b);
   assert.equal(theirs.length, ours.length);

@@ -7,28 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { packDataset } from '../../src/data/packed.ts';
-import { Tokenizer } from '../../src/tokenizer/index.ts';
 import { resolveConfig } from '../../src/train/config.ts';
 import { readTrainerState, resolveCheckpoint } from '../../src/train/checkpoint.ts';
 import { train, type TrainerState } from '../../src/train/trainer.ts';
 import { pythonWithTorch, trainWithTorch } from '../../src/train/torch-engine.ts';
 import { readSafetensors } from '../../src/nn/index.ts';
-import { makeDataset } from '../train/fixture.ts';
+import { makePackedDataset } from '../train/fixture.ts';
 
 const TOLERANCE = 1e-4;
 const root = mkdtempSync(path.join(tmpdir(), 'torch-engine-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const data = await makeDataset(path.join(root, 'data'), { count: 60 });
-const packed = path.join(root, 'packed');
-await packDataset({
-  inDir: data,
-  outDir: packed,
-  imageSize: 32,
-  text: 'both',
-  tokenizer: Tokenizer.load(path.join(data, 'tokenizer.json')),
-  tokenizerFile: path.join(data, 'tokenizer.json'),
-});
+const { data, packed } = await makePackedDataset(root, 60, 'both');
 const config = (more: [string, string][] = []) =>
   resolveConfig({
     model: 'tiny',

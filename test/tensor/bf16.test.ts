@@ -20,31 +20,13 @@ import { precisionInfo, setPrecision, withPrecision } from '../../src/tensor/pre
 import { Tensor, backward } from '../../src/tensor/tensor.ts';
 import { linear } from '../../src/tensor/ops/linear.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { withBf16Engine, withThreads } from '../helpers/native.ts';
 
 const addon = loadNativeAddon();
 const nb = loadNativeBackend();
 const rng = new Rng(77);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
 const ENGINES = ['amx', 'avx512bf16'].slice(['amx', 'avx512bf16', 'off'].indexOf(addon.supportedBf16()));
-
-function withEngine<T>(engine: string, fn: () => T): T {
-  const before = addon.bf16();
-  addon.setBf16(engine);
-  try {
-    return fn();
-  } finally {
-    addon.setBf16(before);
-  }
-}
-function withThreads<T>(n: number, fn: () => T): T {
-  const before = addon.threads();
-  addon.setThreads(n);
-  try {
-    return fn();
-  } finally {
-    addon.setThreads(before);
-  }
-}
 
 const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
 const f32 = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0]!;
@@ -85,7 +67,7 @@ test('roundBf16: native scalar and the packing conversion equal the ts reference
   for (const engine of ENGINES) {
     // C (m×1) = A (m×1) · [1]: every product is the rounded input itself, through the packing of A
     // untransposed (rows) and of Bᵀ (two rows interleaved) for the transposed case.
-    withEngine(engine, () => {
+    withBf16Engine(engine, () => {
       const m = SPECIAL.length;
       const c = new Float32Array(m);
       nb.gemm({ m, n: 1, k: 1, bf16: true }, SPECIAL, new Float32Array([1]), c);
@@ -126,7 +108,7 @@ const at = (x: Float32Array, trans: boolean, rows: number, cols: number, i: numb
 
 test('bf16 gemm: within the stated bound of an fp64 product, both transposes, edges, k across blocks', () => {
   for (const engine of ENGINES) {
-    withEngine(engine, () => {
+    withBf16Engine(engine, () => {
       for (const [m, n, k, transA, transB] of CASES) {
         const a = rand(m * k);
         const b = rand(k * n);
@@ -159,7 +141,7 @@ test('bf16 gemm: within the stated bound of an fp64 product, both transposes, ed
 
 test('bf16 gemm: native equals the ts reference of the same rounding (alpha, beta, batches)', () => {
   for (const engine of ENGINES) {
-    withEngine(engine, () => {
+    withBf16Engine(engine, () => {
       for (const [m, n, k, transA, transB] of CASES) {
         for (const [alpha, beta, batch] of [
           [1, 0, 1],
@@ -190,7 +172,7 @@ test('bf16 gemm: native equals the ts reference of the same rounding (alpha, bet
 
 test('bf16 gemm: 1, 2 and 3 threads give bit-identical results', () => {
   for (const engine of ENGINES) {
-    withEngine(engine, () => {
+    withBf16Engine(engine, () => {
       for (const [m, n, k, transA, transB] of [
         [150, 300, 300, false, true],
         [257, 97, 513, true, false],
@@ -218,14 +200,14 @@ test('bf16 engine off: the product is plain fp32 and the addon says so', () => {
   const b = rand(k * n);
   const fp32 = new Float32Array(m * n);
   nb.gemm({ m, n, k }, a, b, fp32);
-  withEngine('off', () => {
+  withBf16Engine('off', () => {
     assert.equal(addon.bf16(), 'off');
     const c = new Float32Array(m * n);
     nb.gemm({ m, n, k, bf16: true }, a, b, c);
     assert.deepEqual([...bits(c)], [...bits(fp32)]);
   });
   // asking for more than the CPU has is clamped to what it has
-  withEngine('amx', () => assert.equal(addon.bf16(), addon.supportedBf16()));
+  withBf16Engine('amx', () => assert.equal(addon.bf16(), addon.supportedBf16()));
   assert.throws(() => addon.setBf16('fast'), /unknown bf16 engine "fast"/);
 });
 
@@ -246,7 +228,7 @@ test('precision: auto picks bf16 only with an engine; bf16 without one runs fp32
   const engine = addon.bf16();
   const auto = withPrecision('auto', precisionInfo);
   assert.equal(auto.precision, engine === 'off' ? 'fp32' : 'bf16');
-  withEngine('off', () => {
+  withBf16Engine('off', () => {
     const info = withPrecision('bf16', precisionInfo);
     assert.equal(info.precision, 'fp32');
     assert.match(info.note, /^fp32 \(bf16 asked/);

@@ -5,16 +5,15 @@
 // an element the kernel forgot shows up; gradients start from random values to check they accumulate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNativeAddon, loadNativeBackend } from '../../src/tensor/backends/native.ts';
+import { loadNativeBackend } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { Tensor, backward as backprop } from '../../src/tensor/tensor.ts';
 import { withBackend } from '../../src/tensor/backends/index.ts';
 import { conv2d, chainedConv2d, chainedConvLimits } from '../../src/tensor/ops/conv.ts';
+import { ISAS, assertClose, withIsa, withThreads } from '../helpers/native.ts';
 
-const addon = loadNativeAddon();
 const nb = loadNativeBackend();
-const TOL = 1e-5;
 const rng = new Rng(77);
 
 function rand(n: number): Float32Array {
@@ -22,32 +21,6 @@ function rand(n: number): Float32Array {
   for (let i = 0; i < n; i++) a[i] = rng.next() * 2 - 1;
   return a;
 }
-
-/** max |a - b| / max(1, max |b|); NaN anywhere fails. */
-function assertClose(label: string, actual: Float32Array, expected: Float32Array): void {
-  assert.equal(actual.length, expected.length, `${label}: lengths differ`);
-  let diff = 0;
-  let mag = 1;
-  for (let i = 0; i < actual.length; i++) {
-    if (Number.isNaN(actual[i]!)) assert.fail(`${label}: element ${i} was not written (NaN)`);
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    mag = Math.max(mag, Math.abs(expected[i]!));
-  }
-  assert.ok(diff / mag <= TOL, `${label}: relative error ${(diff / mag).toExponential(2)} > ${TOL}`);
-}
-
-function withSetting<T>(set: (v: never) => unknown, get: () => unknown, value: unknown, fn: () => T): T {
-  const before = get();
-  set(value as never);
-  try {
-    return fn();
-  } finally {
-    set(before as never);
-  }
-}
-const withThreads = <T>(n: number, fn: () => T) => withSetting(addon.setThreads, addon.threads, n, fn);
-const withIsa = <T>(isa: string, fn: () => T) => withSetting(addon.setIsa, addon.isa, isa, fn);
-const ISAS = ['avx512', 'avx2', 'generic'].slice(['avx512', 'avx2', 'generic'].indexOf(addon.supportedIsa()));
 
 /** [n, c, h, w, o, kh, kw, stride, pad] */
 type Dims = [number, number, number, number, number, number, number, number, number];

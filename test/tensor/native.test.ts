@@ -14,6 +14,7 @@ import {
 } from '../../src/tensor/backends/native.ts';
 import { tsBackend as ts } from '../../src/tensor/backends/ts.ts';
 import { Rng, hash32 } from '../../src/util/rng.ts';
+import { ISAS, assertClose, poison, withIsa, withThreads } from '../helpers/native.ts';
 
 const addon = loadNativeAddon();
 const nb = loadNativeBackend();
@@ -21,7 +22,7 @@ const TOL = 1e-5;
 const SIZES = [1, 3, 7, 33, 127, 257];
 const rng = new Rng(1234);
 
-test('the addon exports every Backend kernel, from its registry (native/kernels.h), and nothing else as a kernel', () => {
+test('the addon exports every Backend kernel, registered by the C files (NV_KERNEL), and nothing else as a kernel', () => {
   assert.deepEqual([...addon.kernels].sort(), backendKernelNames().sort());
   for (const name of backendKernelNames()) assert.equal(typeof nb[name], 'function', name);
 });
@@ -31,50 +32,6 @@ function rand(n: number, scale = 1): Float32Array {
   for (let i = 0; i < n; i++) a[i] = (rng.next() * 2 - 1) * scale;
   return a;
 }
-const poison = (n: number) => new Float32Array(n).fill(NaN);
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let diff = 0;
-  let mag = 1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
-    mag = Math.max(mag, Math.abs(b[i]!));
-  }
-  return diff / mag;
-}
-
-function assertClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL): void {
-  for (let i = 0; i < actual.length; i++) {
-    if (Number.isNaN(actual[i]!)) assert.fail(`${label}: element ${i} was not written (NaN)`);
-  }
-  const e = relErr(actual, expected);
-  assert.ok(e <= tol, `${label}: relative error ${e.toExponential(2)} > ${tol}`);
-}
-
-function withThreads<T>(n: number, fn: () => T): T {
-  const before = addon.threads();
-  addon.setThreads(n);
-  try {
-    return fn();
-  } finally {
-    addon.setThreads(before);
-  }
-}
-
-function withIsa<T>(isa: string, fn: () => T): T {
-  const before = addon.isa();
-  addon.setIsa(isa);
-  try {
-    return fn();
-  } finally {
-    addon.setIsa(before);
-  }
-}
-
-const ISAS = ['avx512', 'avx2', 'generic'].slice(['avx512', 'avx2', 'generic'].indexOf(addon.supportedIsa()));
-
 test('addon loads, reports its pool and picks the best micro-kernel', () => {
   assert.equal(nb.name, 'native');
   assert.ok(nb.threads >= 1);
@@ -213,15 +170,15 @@ test('gemm: 1, 2 and 3 threads give identical results', () => {
 });
 
 /** Runs `kernel` on both backends with copies of `inputs`; compares every array in `outputs`. */
-function compare(
+function compare<T extends Record<string, Float32Array | Int32Array | Uint8Array>>(
   label: string,
-  make: () => Record<string, Float32Array | Int32Array | Uint8Array>,
-  run: (be: typeof nb, x: Record<string, Float32Array | Int32Array | Uint8Array>) => unknown,
-  outputs: string[],
+  make: () => T,
+  run: (be: typeof nb, x: T) => unknown,
+  outputs: (keyof T & string)[],
   tol = TOL,
 ): void {
   const base = make();
-  const clone = () => Object.fromEntries(Object.entries(base).map(([k, v]) => [k, v.slice()]));
+  const clone = () => Object.fromEntries(Object.entries(base).map(([k, v]) => [k, v.slice()])) as T;
   const xn = clone();
   const xt = clone();
   const rn = run(nb, xn);
@@ -231,10 +188,8 @@ function compare(
       Math.abs((rn as number) - rt) <= tol * Math.max(1, Math.abs(rt)),
       `${label}: returned ${rn} vs ${rt}`,
     );
-  for (const o of outputs) assertClose(`${label} ${o}`, xn[o]!, xt[o]!, tol);
+  for (const o of outputs) assertClose(`${label} ${o}`, xn[o], xt[o], tol);
 }
-
-const f32 = (x: Float32Array | Int32Array | Uint8Array) => x as Float32Array;
 
 test('addBias, sumRows, add, mul (broadcast), scale, axpy', () => {
   for (const rows of SIZES)
@@ -243,14 +198,14 @@ test('addBias, sumRows, add, mul (broadcast), scale, axpy', () => {
       compare(
         `addBias ${rows}x${cols}`,
         () => ({ y: rand(n), b: rand(cols) }),
-        (be, x) => be.addBias(f32(x.y!), f32(x.b!), rows, cols),
+        (be, x) => be.addBias(x.y, x.b, rows, cols),
         ['y'],
       );
       for (const acc of [false, true])
         compare(
           `sumRows ${rows}x${cols} acc=${acc}`,
           () => ({ x: rand(n), out: acc ? rand(cols) : poison(cols) }),
-          (be, x) => be.sumRows(f32(x.x!), f32(x.out!), rows, cols, acc),
+          (be, x) => be.sumRows(x.x, x.out, rows, cols, acc),
           ['out'],
         );
       for (const bn of [n, cols])
@@ -258,19 +213,19 @@ test('addBias, sumRows, add, mul (broadcast), scale, axpy', () => {
           compare(
             `${op} n=${n} bn=${bn}`,
             () => ({ a: rand(n), b: rand(bn), out: poison(n) }),
-            (be, x) => be[op](f32(x.a!), f32(x.b!), f32(x.out!), n, bn),
+            (be, x) => be[op](x.a, x.b, x.out, n, bn),
             ['out'],
           );
       compare(
         `scale ${n}`,
         () => ({ a: rand(n), out: poison(n) }),
-        (be, x) => be.scale(f32(x.a!), -1.5, f32(x.out!), n),
+        (be, x) => be.scale(x.a, -1.5, x.out, n),
         ['out'],
       );
       compare(
         `axpy ${n}`,
         () => ({ x: rand(n), y: rand(n) }),
-        (be, x) => be.axpy(0.25, f32(x.x!), f32(x.y!), n),
+        (be, x) => be.axpy(0.25, x.x, x.y, n),
         ['y'],
       );
     }
@@ -297,18 +252,7 @@ test('layerNorm and its backward', () => {
         mean: poison(rows),
         rstd: poison(rows),
       }),
-      (be, x) =>
-        be.layerNorm(
-          f32(x.x!),
-          f32(x.g!),
-          f32(x.b!),
-          f32(x.y!),
-          f32(x.mean!),
-          f32(x.rstd!),
-          rows,
-          cols,
-          1e-5,
-        ),
+      (be, x) => be.layerNorm(x.x, x.g, x.b, x.y, x.mean, x.rstd, rows, cols, 1e-5),
       ['y', 'mean', 'rstd'],
     );
     const x = rand(n, 3);
@@ -318,19 +262,7 @@ test('layerNorm and its backward', () => {
     compare(
       `layerNormBackward ${rows}x${cols}`,
       () => ({ dy: rand(n), x, g: rand(cols), mean, rstd, dx: rand(n), dg: rand(cols), db: rand(cols) }),
-      (be, v) =>
-        be.layerNormBackward(
-          f32(v.dy!),
-          f32(v.x!),
-          f32(v.g!),
-          f32(v.mean!),
-          f32(v.rstd!),
-          f32(v.dx!),
-          f32(v.dg!),
-          f32(v.db!),
-          rows,
-          cols,
-        ),
+      (be, v) => be.layerNormBackward(v.dy, v.x, v.g, v.mean, v.rstd, v.dx, v.dg, v.db, rows, cols),
       ['dx', 'dg', 'db'],
     );
   }
@@ -342,14 +274,14 @@ test('gelu, relu and their backward', () => {
       compare(
         `${op} ${n}`,
         () => ({ x: rand(n, 6), y: poison(n) }),
-        (be, x) => be[op](f32(x.x!), f32(x.y!), n),
+        (be, x) => be[op](x.x, x.y, n),
         ['y'],
       );
       const back = op === 'gelu' ? 'geluBackward' : 'reluBackward';
       compare(
         `${back} ${n}`,
         () => ({ x: rand(n, 6), dy: rand(n), dx: rand(n) }),
-        (be, x) => be[back](f32(x.x!), f32(x.dy!), f32(x.dx!), n),
+        (be, x) => be[back](x.x, x.dy, x.dx, n),
         ['dx'],
       );
     }
@@ -369,7 +301,7 @@ test('softmax and softmaxBackward', () => {
       compare(
         `softmax ${rows}x${cols}`,
         () => ({ x: rand(n, 20), y: poison(n) }),
-        (be, x) => be.softmax(f32(x.x!), f32(x.y!), rows, cols),
+        (be, x) => be.softmax(x.x, x.y, rows, cols),
         ['y'],
       );
       const y = new Float32Array(n);
@@ -377,7 +309,7 @@ test('softmax and softmaxBackward', () => {
       compare(
         `softmaxBackward ${rows}x${cols}`,
         () => ({ y, dy: rand(n), dx: rand(n) }),
-        (be, x) => be.softmaxBackward(f32(x.y!), f32(x.dy!), f32(x.dx!), rows, cols),
+        (be, x) => be.softmaxBackward(x.y, x.dy, x.dx, rows, cols),
         ['dx'],
       );
     }
@@ -392,14 +324,13 @@ test('crossEntropy and its backward, with ignored rows', () => {
       compare(
         `crossEntropy ${rows}x${vocab}`,
         () => ({ logits: rand(rows * vocab, 10), t: targets, losses: poison(rows) }),
-        (be, x) => be.crossEntropy(f32(x.logits!), x.t as Int32Array, f32(x.losses!), rows, vocab, -100),
+        (be, x) => be.crossEntropy(x.logits, x.t as Int32Array, x.losses, rows, vocab, -100),
         ['losses'],
       );
       compare(
         `crossEntropyBackward ${rows}x${vocab}`,
         () => ({ logits: rand(rows * vocab, 10), t: targets, d: rand(rows * vocab) }),
-        (be, x) =>
-          be.crossEntropyBackward(f32(x.logits!), x.t as Int32Array, f32(x.d!), rows, vocab, -100, 1 / rows),
+        (be, x) => be.crossEntropyBackward(x.logits, x.t as Int32Array, x.d, rows, vocab, -100, 1 / rows),
         ['d'],
       );
     }
@@ -446,29 +377,12 @@ function attentionCase(c: AttnCase): void {
   }
   const nOut = c.batch * c.tq * C;
   const nProbs = c.batch * c.heads * c.tq * c.tk;
+  const { batch, heads, tq, tk, hd: headDim } = c;
+  const layout = { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride };
   const run = (be: typeof nb) => {
     const out = poison(nOut);
     const probs = poison(nProbs);
-    be.attention(
-      {
-        batch: c.batch,
-        heads: c.heads,
-        tq: c.tq,
-        tk: c.tk,
-        headDim: c.hd,
-        qStride,
-        kvStride,
-        kvBatchStride,
-        outStride,
-        causal: c.causal,
-        keyMask: mask,
-      },
-      q,
-      k,
-      v,
-      out,
-      probs,
-    );
+    be.attention({ ...layout, causal: c.causal, keyMask: mask }, q, k, v, out, probs);
     return { out, probs };
   };
   const fn = run(nb);
@@ -500,27 +414,7 @@ function attentionCase(c: AttnCase): void {
     [nb, gn],
     [ts, gt],
   ] as const)
-    be.attentionBackward(
-      {
-        batch: c.batch,
-        heads: c.heads,
-        tq: c.tq,
-        tk: c.tk,
-        headDim: c.hd,
-        qStride,
-        kvStride,
-        kvBatchStride,
-        outStride,
-      },
-      dout,
-      q,
-      k,
-      v,
-      ft.probs,
-      g.dq,
-      g.dk,
-      g.dv,
-    );
+    be.attentionBackward(layout, dout, q, k, v, ft.probs, g.dq, g.dk, g.dv);
   if (gn.all && gt.all) assertClose(`${label} dqkv`, gn.all, gt.all);
   else {
     assertClose(`${label} dq`, gn.dq, gt.dq);
@@ -548,13 +442,13 @@ test('embedding and its backward with repeated ids', () => {
       compare(
         `embedding n=${n} dim=${dim}`,
         () => ({ w: rand(vocab * dim), ids, out: poison(n * dim) }),
-        (be, x) => be.embedding(f32(x.w!), x.ids as Int32Array, f32(x.out!), n, dim),
+        (be, x) => be.embedding(x.w, x.ids as Int32Array, x.out, n, dim),
         ['out'],
       );
       compare(
         `embeddingBackward n=${n} dim=${dim}`,
         () => ({ d: rand(n * dim), ids, dw: rand(vocab * dim) }),
-        (be, x) => be.embeddingBackward(f32(x.d!), x.ids as Int32Array, f32(x.dw!), n, dim),
+        (be, x) => be.embeddingBackward(x.d, x.ids as Int32Array, x.dw, n, dim),
         ['dw'],
       );
     }
@@ -607,8 +501,7 @@ test('adamw over several steps', () => {
       `adamw ${n}`,
       () => ({ p: rand(n), m: new Float32Array(n), v: new Float32Array(n) }),
       (be, x) => {
-        for (let step = 1; step <= 5; step++)
-          be.adamw(f32(x.p!), g, f32(x.m!), f32(x.v!), n, 1e-2, 0.9, 0.95, 1e-8, 0.1, step);
+        for (let step = 1; step <= 5; step++) be.adamw(x.p, g, x.m, x.v, n, 1e-2, 0.9, 0.95, 1e-8, 0.1, step);
       },
       ['p', 'm', 'v'],
     );

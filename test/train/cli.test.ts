@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../src/cli/train.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyTrainArgs } from './fixture.ts';
 
 const BIN = path.resolve('bin/nanovlm.js');
 const root = mkdtempSync(path.join(tmpdir(), 'train-cli-'));
@@ -42,20 +42,7 @@ test('train: bad settings are rejected with the key named', async () => {
 
 test('train --json: one JSON summary; a second start in the same folder is refused', () => {
   const out = path.join(root, 'json-run');
-  const args = [
-    'train',
-    '--model',
-    'tiny',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--steps',
-    '4',
-    '--batch-size',
-    '4',
-    '--json',
-  ];
+  const args = tinyTrainArgs(data, out, '--json');
   const r = cli(args);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadModel } from '../../src/model/index.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyTrainArgs } from './fixture.ts';
 
 const BIN = path.resolve('bin/nanovlm.js');
 const cli = (args: string[]) =>
@@ -18,21 +18,7 @@ test('checkpoints carry a model card; export writes the inference files only, an
   try {
     const data = await makeDataset(path.join(root, 'data'), { count: 30 });
     const run = path.join(root, 'runs', 'pets');
-    const t = cli([
-      'train',
-      '--model',
-      'tiny',
-      '--data',
-      data,
-      '--out',
-      run,
-      '--steps',
-      '4',
-      '--batch-size',
-      '4',
-      '--eval-every=2',
-      '--json',
-    ]);
+    const t = cli(tinyTrainArgs(data, run, '--eval-every=2', '--json'));
     assert.equal(t.status, 0, t.stderr);
     const best = path.join(run, 'checkpoints', 'best');
     const card = readFileSync(path.join(best, 'README.md'), 'utf8');

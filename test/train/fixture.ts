@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../src/util/rng.ts';
-import { trainTokenizer } from '../../src/tokenizer/index.ts';
+import { Tokenizer, trainTokenizer } from '../../src/tokenizer/index.ts';
+import { packDataset } from '../../src/data/packed.ts';
 import { resolveConfig, type ResolvedConfig } from '../../src/train/config.ts';
 
 const COLOURS: [string, [number, number, number]][] = [
@@ -68,4 +69,42 @@ export async function makeDataset(dir: string, { count = 60, seed = 7, size = 32
 export function tinyRunConfig(data: string, settings: Record<string, string | number>): ResolvedConfig {
   const pairs = Object.entries(settings).map(([k, v]): [string, string] => [k, String(v)]);
   return resolveConfig({ model: 'tiny', overrides: [['data', data], ...pairs] });
+}
+
+/** `nanovlm train` arguments for a short run of the tiny preset on `data` into `out` (4 steps of batch 4). */
+export function tinyTrainArgs(data: string, out: string, ...extra: string[]): string[] {
+  return [
+    'train',
+    '--model',
+    'tiny',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--steps',
+    '4',
+    '--batch-size',
+    '4',
+    ...extra,
+  ];
+}
+
+/** makeDataset in root/data, packed (32×32 images, the dataset's tokenizer) into root/packed. */
+export async function makePackedDataset(
+  root: string,
+  count: number,
+  text: 'short' | 'long' | 'both',
+): Promise<{ data: string; packed: string }> {
+  const data = await makeDataset(path.join(root, 'data'), { count });
+  const packed = path.join(root, 'packed');
+  const tokenizerFile = path.join(data, 'tokenizer.json');
+  await packDataset({
+    inDir: data,
+    outDir: packed,
+    imageSize: 32,
+    text,
+    tokenizer: Tokenizer.load(tokenizerFile),
+    tokenizerFile,
+  });
+  return { data, packed };
 }

@@ -7,26 +7,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train } from '../../src/train/trainer.ts';
-import { resolveConfig } from '../../src/train/config.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyRunConfig } from './fixture.ts';
 
 test('a tiny model learns to use the image: image gain grows and descriptions name the colour', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grounding-'));
   try {
     const data = await makeDataset(path.join(root, 'data'), { count: 400 });
-    const config = resolveConfig({
-      model: 'tiny',
-      overrides: [
-        ['data', data],
-        ['batchSize', '8'],
-        ['steps', '1000'],
-        ['lr', '3e-3'],
-        ['warmupSteps', '10'],
-        ['evalEvery', '250'],
-        ['evalSamples', '40'],
-        ['samples', '40'],
-      ],
+    const config = tinyRunConfig(data, {
+      batchSize: 8,
+      steps: 1000,
+      lr: '3e-3',
+      warmupSteps: 10,
+      evalEvery: 250,
+      evalSamples: 40,
+      samples: 40,
     });
     const summary = await train({
       config,

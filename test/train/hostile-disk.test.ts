@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, statfsSync, unlinkSync, writeFi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { assertOneLineError, assertUnchanged, hashTree, runCli } from '../helpers/hostile.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyTrainArgs } from './fixture.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'nanovlm-disk-'));
 const data = path.join(root, 'data');
@@ -32,20 +32,7 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const trainArgs = (out: string) => [
-  'train',
-  '--model',
-  'tiny',
-  '--data',
-  data,
-  '--out',
-  out,
-  '--steps',
-  '4',
-  '--batch-size',
-  '4',
-  '--json',
-];
+const trainArgs = (out: string) => tinyTrainArgs(data, out, '--json');
 
 test('disk full during a checkpoint: one line, exit 1, the earlier checkpoint intact', async (t) => {
   if (!mounted) return t.skip('mounting a tmpfs needs root');

@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train } from '../../src/train/trainer.ts';
-import { resolveConfig } from '../../src/train/config.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
 import { partOf } from '../../src/train/part-norms.ts';
-import { makeDataset } from './fixture.ts';
+import { makeDataset, tinyRunConfig } from './fixture.ts';
 
 test('parts are named from parameter names', () => {
   assert.equal(partOf('vision.patch.conv1.weight'), 'stem');
@@ -23,17 +22,13 @@ test('metrics rows hold gradient and update norms per part', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'parts-'));
   try {
     const data = await makeDataset(path.join(root, 'data'), { count: 40 });
-    const config = resolveConfig({
-      model: 'tiny',
-      overrides: [
-        ['data', data],
-        ['batchSize', '4'],
-        ['steps', '20'],
-        ['logEvery', '10'],
-        ['evalEvery', '0'],
-        ['samples', '0'],
-        ['model.word_head', 'true'],
-      ],
+    const config = tinyRunConfig(data, {
+      batchSize: 4,
+      steps: 20,
+      logEvery: 10,
+      evalEvery: 0,
+      samples: 0,
+      'model.word_head': 'true',
     });
     await train({ config, runDir: path.join(root, 'run'), quiet: true, handleSignals: false });
     const rows = readMetrics(path.join(root, 'run', 'metrics.jsonl')).filter((r) => r.loss !== undefined);

@@ -6,24 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../src/cli/train.ts';
-import { packDataset } from '../../src/data/packed.ts';
 import { readSafetensors } from '../../src/nn/index.ts';
 import { Tokenizer } from '../../src/tokenizer/index.ts';
 import { createModel } from '../../src/train/model-bridge.ts';
-import { makeDataset } from './fixture.ts';
+import { makePackedDataset } from './fixture.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'torch-launcher-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const data = await makeDataset(path.join(root, 'data'), { count: 20 });
-const packed = path.join(root, 'packed');
-await packDataset({
-  inDir: data,
-  outDir: packed,
-  imageSize: 32,
-  text: 'short',
-  tokenizer: Tokenizer.load(path.join(data, 'tokenizer.json')),
-  tokenizerFile: path.join(data, 'tokenizer.json'),
-});
+const { data, packed } = await makePackedDataset(root, 20, 'short');
 const usage = (re: RegExp) => (e: Error & { exitCode?: number }) => re.test(e.message) && e.exitCode === 2;
 
 test('train --engine torch refuses a PNG folder, an unsplittable batch and engine flags without the engine', async () => {

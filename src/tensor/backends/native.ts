@@ -1,28 +1,30 @@
 /**
  * The native backend: the C kernels in native/ (built by node-gyp into build/Release/nanovlm.node at
- * `npm install`). Its kernels are listed once, in native/kernels.h; the addon exports that list and this
- * file builds the Backend from it. The addon's functions use the typed arrays in place, so a kernel call
- * is one N-API call (behind, for the descriptor kernels, a JS function that spreads the descriptor). Float32 only: a Float64Array
- * argument throws (gradient checks in float64 use the ts backend).
+ * `npm install`). Each C kernel file registers its kernels (NV_KERNEL, native/binding.h); the addon exports
+ * them with their names in `kernels`, and this file builds the Backend from that list. The addon's
+ * functions use the typed arrays in place, so a kernel call is one N-API call (behind, for the descriptor
+ * kernels, a JS function that spreads the descriptor). Float32 only: a Float64Array argument throws
+ * (gradient checks in float64 use the ts backend).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '../backend.ts';
-import { tsBackend } from './ts.ts';
-
-type Kernels = Omit<Backend, 'name' | 'threads'>;
-type KernelName = keyof Kernels;
+import type { AttentionLayout, Backend, ConvDesc, KernelName, Kernels } from '../backend.ts';
+import { tsKernels } from './ts.ts';
 /** The addon's own form of each kernel: the Backend's, or its descriptor spread into positional numbers. */
 type AddonKernel = (...args: never[]) => unknown;
 
 /** What the addon exports: the kernels plus controls for the thread pool and the GEMM micro-kernel. */
 export interface NativeAddon {
-  /** The kernel names of native/kernels.h, in its order. */
+  /** The names of the kernels the C files register (NV_KERNEL), in link order. */
   readonly kernels: readonly string[];
-  /** Threads of the pool (NANOVLM_THREADS, else the CPUs this process may use). */
+  /**
+   * Threads of the pool: NANOVLM_THREADS, else the CPUs this process may use. That variable is the one way
+   * a run sets them (the CLI's --threads sets it before the addon loads).
+   */
   threads(): number;
+  /** Resizes the pool in a running process (tests and benchmarks compare thread counts); returns the count. */
   setThreads(n: number): number;
   /** GEMM micro-kernel in use: 'avx512' | 'avx2' | 'generic'. */
   isa(): string;
@@ -39,9 +41,14 @@ export interface NativeAddon {
   [kernel: string]: unknown;
 }
 
+/** AttentionLayout and ConvDesc fields in the order the C wrappers read them. */
+const attentionLayout = (d: AttentionLayout) =>
+  [d.batch, d.heads, d.tq, d.tk, d.headDim, d.qStride, d.kvStride, d.kvBatchStride, d.outStride] as const;
+const convSizes = (d: ConvDesc) => [d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad] as const;
+
 /**
  * The kernels that take a descriptor in TypeScript and positional sizes in C: the descriptor's fields
- * in the order binding.c reads them. Every other kernel is the addon's function itself.
+ * in the order its wrapper (NV_KERNEL in native/*.c) reads them. Every other kernel is the addon's function itself.
  */
 const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }> = {
   gemm: (raw) => (d, a, b, c) =>
@@ -63,66 +70,12 @@ const descriptorKernels: Partial<{ [K in KernelName]: (raw: any) => Kernels[K] }
       d.bf16 ?? false,
     ),
   attention: (raw) => (d, q, k, v, out, probs) =>
-    raw(
-      q,
-      k,
-      v,
-      out,
-      probs,
-      d.batch,
-      d.heads,
-      d.tq,
-      d.tk,
-      d.headDim,
-      d.qStride,
-      d.kvStride,
-      d.kvBatchStride,
-      d.outStride,
-      d.causal,
-      d.keyMask,
-    ),
+    raw(q, k, v, out, probs, ...attentionLayout(d), d.causal, d.keyMask),
   attentionBackward: (raw) => (d, dout, q, k, v, probs, dq, dk, dv) =>
-    raw(
-      dout,
-      q,
-      k,
-      v,
-      probs,
-      dq,
-      dk,
-      dv,
-      d.batch,
-      d.heads,
-      d.tq,
-      d.tk,
-      d.headDim,
-      d.qStride,
-      d.kvStride,
-      d.kvBatchStride,
-      d.outStride,
-    ),
-  conv2d: (raw) => (d, x, weight, bias, y) =>
-    raw(x, weight, bias, y, d.n, d.c, d.h, d.w, d.o, d.kh, d.kw, d.stride, d.pad, d.bf16 ?? false),
+    raw(dout, q, k, v, probs, dq, dk, dv, ...attentionLayout(d)),
+  conv2d: (raw) => (d, x, weight, bias, y) => raw(x, weight, bias, y, ...convSizes(d), d.bf16 ?? false),
   conv2dBackward: (raw) => (d, x, weight, dy, dx, dweight, dbias, accumulateDx) =>
-    raw(
-      x,
-      weight,
-      dy,
-      dx,
-      dweight,
-      dbias,
-      d.n,
-      d.c,
-      d.h,
-      d.w,
-      d.o,
-      d.kh,
-      d.kw,
-      d.stride,
-      d.pad,
-      accumulateDx,
-      d.bf16 ?? false,
-    ),
+    raw(x, weight, dy, dx, dweight, dbias, ...convSizes(d), accumulateDx, d.bf16 ?? false),
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -145,9 +98,9 @@ export function loadNativeAddon(): NativeAddon {
   return addon;
 }
 
-/** The Backend kernel names, taken from the ts backend (which implements every one). */
+/** The Backend kernel names: the ts reference's (which implements every one). */
 export function backendKernelNames(): KernelName[] {
-  return Object.keys(tsBackend).filter((k) => k !== 'name' && k !== 'threads') as KernelName[];
+  return Object.keys(tsKernels) as KernelName[];
 }
 
 /**
@@ -177,9 +130,4 @@ export function loadNativeBackend(): Backend {
     ...(kernels as unknown as Kernels),
   };
   return backend;
-}
-
-/** Sets the native pool's thread count (benchmarks and tests); returns the count in use. */
-export function setNativeThreads(n: number): number {
-  return loadNativeAddon().setThreads(n);
 }

@@ -1,10 +1,10 @@
 /**
- * The reference backend: every kernel of `Backend` in plain TypeScript, generic over Float32Array and
+ * The reference backend: every kernel in plain TypeScript, generic over Float32Array and
  * Float64Array (float64 is what the finite-difference gradient checks run in). Sums are accumulated in
  * JavaScript numbers (double precision), so the float32 path is at least as accurate as the C kernels
  * it is compared with. Readability comes first; only GEMM is tuned (packed 4×4 tiles, ~5 GFLOP/s).
  */
-import type { AttentionDesc, AttentionLayout, Backend, ConvDesc, F, GemmDesc } from '../backend.ts';
+import type { AttentionDesc, AttentionLayout, ConvDesc, F, GemmDesc } from '../descriptors.ts';
 import { hash32 } from '../../util/rng.ts';
 
 /**
@@ -100,35 +100,7 @@ function gemmPacked(
   }
 }
 
-function gemmRaw(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: F,
-  b: F,
-  beta: number,
-  c: F,
-  batch: number,
-  strideA: number,
-  strideB: number,
-  strideC: number,
-  bf16 = false,
-): void {
-  const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
-  const pa = new Float64Array(roundUp(m) * k);
-  const pb = new Float64Array(roundUp(n) * k);
-  for (let t = 0; t < batch; t++) {
-    // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
-    // every batch item (stride 0) is packed once.
-    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
-    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
-    gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
-  }
-}
-
+/** Per row: y = (x - mean) * rstd * gamma + beta; also writes mean[rows] and rstd[rows]. */
 function layerNorm(
   x: F,
   gamma: F,
@@ -157,7 +129,10 @@ function layerNorm(
   }
 }
 
-/** With xhat = (x - mean) rstd and g = dy * gamma: dx = rstd (g - mean(g) - xhat mean(g xhat)). */
+/**
+ * Accumulates dx, dgamma, dbeta. With xhat = (x - mean) rstd and g = dy * gamma:
+ * dx = rstd (g - mean(g) - xhat mean(g xhat)).
+ */
 function layerNormBackward(
   dy: F,
   x: F,
@@ -196,7 +171,11 @@ function layerNormBackward(
 const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
-/** Per (batch, head, query): scores over the visible keys, softmax into `probs` (0 where hidden), out = P v. */
+/**
+ * Multi-head scaled dot-product attention (layout: AttentionDesc), scores scaled by 1/sqrt(headDim).
+ * A query that sees no key outputs zeros. Per (batch, head, query): scores over the visible keys, softmax
+ * into `probs` (0 where hidden), out = P v.
+ */
 function attention(d: AttentionDesc, q: F, k: F, v: F, out: F, probs: F): void {
   const { batch, heads, tq, tk, headDim, qStride, kvStride, kvBatchStride, outStride, causal, keyMask } = d;
   const scale = 1 / Math.sqrt(headDim);
@@ -248,6 +227,7 @@ function attention(d: AttentionDesc, q: F, k: F, v: F, out: F, probs: F): void {
 }
 
 /**
+ * Accumulates dq, dk, dv (same layouts and strides as q, k, v; dout as out).
  * With P the saved probabilities: dv += Pᵀ dout; dP = dout vᵀ; dS = P (dP - rowsum(P dP));
  * dq += scale dS k; dk += scale dSᵀ q. Hidden keys have P = 0 and so receive nothing.
  */
@@ -302,27 +282,28 @@ function attentionBackward(
   }
 }
 
+/** See GemmDesc. */
 function gemm(d: GemmDesc, a: F, b: F, c: F): void {
   const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, batch = 1, bf16 = false } = d;
-  const [sA, sB, sC] = [d.strideA ?? 0, d.strideB ?? 0, d.strideC ?? 0];
-  gemmRaw(transA, transB, m, n, k, alpha, a, b, beta, c, batch, sA, sB, sC, bf16);
+  const { strideA = 0, strideB = 0, strideC = 0 } = d;
+  const roundUp = (x: number): number => Math.ceil(x / TILE) * TILE;
+  const pa = new Float64Array(roundUp(m) * k);
+  const pb = new Float64Array(roundUp(n) * k);
+  for (let t = 0; t < batch; t++) {
+    // op(A)[i, p] and op(B)ᵀ[j, p] as (row, column) strides of the stored matrices. A matrix shared by
+    // every batch item (stride 0) is packed once.
+    if (t === 0 || strideA !== 0) packPanels(a, t * strideA, transA ? 1 : k, transA ? m : 1, m, k, pa, bf16);
+    if (t === 0 || strideB !== 0) packPanels(b, t * strideB, transB ? k : 1, transB ? 1 : n, n, k, pb, bf16);
+    gemmPacked(m, n, k, alpha, pa, pb, beta, c, t * strideC);
+  }
 }
 
 /**
  * Calls fn(colIndex, xIndex) for every element of the batched cols [C*kh*kw, n*oh*ow] (column
  * img*oh*ow + pixel); xIndex is the input element of x [n, C, H, W] it copies, or -1 in the zero padding.
  */
-function forEachPatchElement(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-  fn: (colIndex: number, xIndex: number) => void,
-): void {
+function forEachPatchElement(d: ConvDesc, fn: (colIndex: number, xIndex: number) => void): void {
+  const { n, c, h, w, kh, kw, stride, pad } = d;
   const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - kw) / stride) + 1;
   if (oh < 1 || ow < 1) return;
@@ -355,56 +336,44 @@ const floatsLike = (like: F, n: number): F =>
 const convOut = (size: number, k: number, stride: number, pad: number): number =>
   size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
 
-/** One image x [C, H, W] -> cols [C*kh*kw, oh*ow], rows ordered (c, ki, kj), zero padding. */
-function im2col(
-  x: F,
-  cols: F,
-  c: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-): void {
-  forEachPatchElement(1, c, h, w, kh, kw, stride, pad, (ci, xi) => {
+/** One image (d.n = 1) x [C, H, W] -> cols [C*kh*kw, oh*ow], rows ordered (c, ki, kj), zero padding. */
+function im2col(x: F, cols: F, d: ConvDesc): void {
+  forEachPatchElement(d, (ci, xi) => {
     cols[ci] = xi < 0 ? 0 : x[xi]!;
   });
 }
 
 /** The adjoint of im2col: dx [C, H, W] += scatter(dcols [C*kh*kw, oh*ow]). */
-function col2im(
-  dcols: F,
-  dx: F,
-  c: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  stride: number,
-  pad: number,
-): void {
-  forEachPatchElement(1, c, h, w, kh, kw, stride, pad, (ci, xi) => {
+function col2im(dcols: F, dx: F, d: ConvDesc): void {
+  forEachPatchElement(d, (ci, xi) => {
     if (xi >= 0) dx[xi] += dcols[ci]!;
   });
 }
 
-/** Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b. */
+/**
+ * y [n, o, oh, ow] = conv(x, weight) + bias (bias may be null); y is overwritten.
+ * Image by image: im2col into cols [C*kh*kw, oh*ow], then y_img [O, oh*ow] = W · cols + b.
+ */
 function conv2d(d: ConvDesc, x: F, weight: F, bias: F | null, y: F): void {
   const { n, c, h, w: width, o, kh, kw, stride, pad, bf16 = false } = d;
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
+  const one = { ...d, n: 1 };
   for (let img = 0; img < n; img++) {
     const out = y.subarray(img * o * pixels, (img + 1) * o * pixels);
-    im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-    gemmRaw(false, false, o, pixels, ckk, 1, weight, cols, 0, out, 1, 0, 0, 0, bf16);
+    im2col(x.subarray(img * c * h * width), cols, one);
+    gemm({ m: o, n: pixels, k: ckk, bf16 }, weight, cols, out);
     if (bias)
       for (let oc = 0; oc < o; oc++) for (let p = 0; p < pixels; p++) out[oc * pixels + p] += bias[oc]!;
   }
 }
 
-/** Image by image: dW += dY · colsᵀ, db += row sums of dY, dx (+)= col2im(Wᵀ · dY). */
+/**
+ * Accumulates dx, dweight, dbias from dy [n, o, oh, ow]; a null gradient is not computed. With
+ * `accumulateDx` false dx is overwritten instead (every element, for a fresh gradient buffer).
+ * Image by image: dW += dY · colsᵀ, db += row sums of dY, dx (+)= col2im(Wᵀ · dY).
+ */
 function conv2dBackward(
   d: ConvDesc,
   x: F,
@@ -419,12 +388,13 @@ function conv2dBackward(
   const pixels = convOut(h, kh, stride, pad) * convOut(width, kw, stride, pad);
   const ckk = c * kh * kw;
   const cols = floatsLike(x, ckk * pixels);
+  const one = { ...d, n: 1 };
   if (dx && !accumulateDx) dx.fill(0, 0, n * c * h * width);
   for (let img = 0; img < n; img++) {
     const g = dy.subarray(img * o * pixels, (img + 1) * o * pixels);
     if (dweight) {
-      im2col(x.subarray(img * c * h * width), cols, c, h, width, kh, kw, stride, pad);
-      gemmRaw(false, true, o, ckk, pixels, 1, g, cols, 1, dweight, 1, 0, 0, 0, bf16);
+      im2col(x.subarray(img * c * h * width), cols, one);
+      gemm({ m: o, n: ckk, k: pixels, transB: true, beta: 1, bf16 }, g, cols, dweight);
     }
     if (dbias)
       for (let oc = 0; oc < o; oc++) {
@@ -433,29 +403,34 @@ function conv2dBackward(
         dbias[oc] += s;
       }
     if (dx) {
-      gemmRaw(true, false, ckk, pixels, o, 1, weight, g, 0, cols, 1, 0, 0, 0, bf16);
-      col2im(cols, dx.subarray(img * c * h * width), c, h, width, kh, kw, stride, pad);
+      gemm({ m: ckk, n: pixels, k: o, transA: true, bf16 }, weight, g, cols);
+      col2im(cols, dx.subarray(img * c * h * width), one);
     }
   }
 }
 
-export const tsBackend: Backend = {
-  name: 'ts',
-  threads: 1,
-
+/**
+ * Every kernel, in plain TypeScript: the reference the native kernels are tested against, and the one list
+ * of kernels (`Backend` in src/tensor/backend.ts is this object's type; the native backend must export
+ * each name).
+ */
+export const tsKernels = {
   gemm,
 
-  roundBf16(x, y, n) {
+  /** y[i] = x[i] rounded to bf16 (nearest even; zero and subnormals to signed zero; NaN quieted). */
+  roundBf16(x: F, y: F, n: number): void {
     for (let i = 0; i < n; i++) y[i] = roundBf16(x[i]!);
   },
 
-  addBias(y, bias, rows, cols) {
+  /** y[r, c] += bias[c] for a rows×cols y. */
+  addBias(y: F, bias: F, rows: number, cols: number): void {
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) y[o + c] += bias[c]!;
     }
   },
-  sumRows(x, out, rows, cols, accumulate) {
+  /** out[c] (+)= sum_r x[r, c]; accumulates when `accumulate`, else overwrites. */
+  sumRows(x: F, out: F, rows: number, cols: number, accumulate: boolean): void {
     const s = new Float64Array(cols);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
@@ -464,29 +439,34 @@ export const tsBackend: Backend = {
     for (let c = 0; c < cols; c++) out[c] = accumulate ? out[c]! + s[c]! : s[c]!;
   },
 
-  add(a, b, out, n, bn) {
+  /** out[i] = a[i] + b[i % bn] (bn divides n; bn = n for plain elementwise). */
+  add(a: F, b: F, out: F, n: number, bn: number): void {
     for (let i = 0; i < n; i++) out[i] = a[i]! + b[i % bn]!;
   },
-  mul(a, b, out, n, bn) {
+  /** out[i] = a[i] * b[i % bn]. */
+  mul(a: F, b: F, out: F, n: number, bn: number): void {
     for (let i = 0; i < n; i++) out[i] = a[i]! * b[i % bn]!;
   },
-  scale(a, s, out, n) {
+  /** out[i] = a[i] * s (out may be a). */
+  scale(a: F, s: number, out: F, n: number): void {
     for (let i = 0; i < n; i++) out[i] = a[i]! * s;
   },
-  axpy(alpha, x, y, n) {
+  /** y[i] += alpha * x[i]. */
+  axpy(alpha: number, x: F, y: F, n: number): void {
     for (let i = 0; i < n; i++) y[i] += alpha * x[i]!;
   },
 
   layerNorm,
   layerNormBackward,
 
-  gelu(x, y, n) {
+  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  gelu(x: F, y: F, n: number): void {
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       y[i] = 0.5 * xi * (1 + Math.tanh(GELU_K * (xi + GELU_C * xi * xi * xi)));
     }
   },
-  geluBackward(x, dy, dx, n) {
+  geluBackward(x: F, dy: F, dx: F, n: number): void {
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       const th = Math.tanh(GELU_K * (xi + GELU_C * xi * xi * xi));
@@ -494,14 +474,15 @@ export const tsBackend: Backend = {
       dx[i] += dy[i]! * (0.5 * (1 + th) + 0.5 * xi * (1 - th * th) * du);
     }
   },
-  relu(x, y, n) {
+  relu(x: F, y: F, n: number): void {
     for (let i = 0; i < n; i++) y[i] = x[i]! > 0 ? x[i]! : 0;
   },
-  reluBackward(x, dy, dx, n) {
+  reluBackward(x: F, dy: F, dx: F, n: number): void {
     for (let i = 0; i < n; i++) if (x[i]! > 0) dx[i] += dy[i]!;
   },
 
-  softmax(x, y, rows, cols) {
+  /** Row-wise softmax over the last dimension. */
+  softmax(x: F, y: F, rows: number, cols: number): void {
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let max = -Infinity;
@@ -512,7 +493,8 @@ export const tsBackend: Backend = {
       for (let c = 0; c < cols; c++) y[o + c] = Math.exp(x[o + c]! - max) * inv;
     }
   },
-  softmaxBackward(y, dy, dx, rows, cols) {
+  /** dx += y * (dy - sum(dy * y)) per row. */
+  softmaxBackward(y: F, dy: F, dx: F, rows: number, cols: number): void {
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let dot = 0;
@@ -521,7 +503,19 @@ export const tsBackend: Backend = {
     }
   },
 
-  crossEntropy(logits, targets, losses, rows, vocab, ignoreIndex) {
+  /**
+   * losses[r] = logsumexp(logits[r]) - logits[r, targets[r]], or 0 where targets[r] === ignoreIndex.
+   * Returns the number of rows that were not ignored. Targets outside [0, vocab) (other than the
+   * ignore index) are a caller error checked by the op front.
+   */
+  crossEntropy(
+    logits: F,
+    targets: Int32Array,
+    losses: F,
+    rows: number,
+    vocab: number,
+    ignoreIndex: number,
+  ): number {
     let count = 0;
     for (let r = 0; r < rows; r++) {
       const t = targets[r]!;
@@ -539,7 +533,16 @@ export const tsBackend: Backend = {
     }
     return count;
   },
-  crossEntropyBackward(logits, targets, dlogits, rows, vocab, ignoreIndex, scale) {
+  /** dlogits[r] += scale * (softmax(logits[r]) - onehot(targets[r])), skipping ignored rows. */
+  crossEntropyBackward(
+    logits: F,
+    targets: Int32Array,
+    dlogits: F,
+    rows: number,
+    vocab: number,
+    ignoreIndex: number,
+    scale: number,
+  ): void {
     for (let r = 0; r < rows; r++) {
       const t = targets[r]!;
       if (t === ignoreIndex) continue;
@@ -559,14 +562,16 @@ export const tsBackend: Backend = {
   attention,
   attentionBackward,
 
-  embedding(weight, ids, out, n, dim) {
+  /** out[i, :] = weight[ids[i], :] (ids are checked by the op front). */
+  embedding(weight: F, ids: Int32Array, out: F, n: number, dim: number): void {
     for (let i = 0; i < n; i++) {
       const src = ids[i]! * dim;
       const dst = i * dim;
       for (let d = 0; d < dim; d++) out[dst + d] = weight[src + d]!;
     }
   },
-  embeddingBackward(dout, ids, dweight, n, dim) {
+  /** dweight[ids[i], :] += dout[i, :]. */
+  embeddingBackward(dout: F, ids: Int32Array, dweight: F, n: number, dim: number): void {
     for (let i = 0; i < n; i++) {
       const dst = ids[i]! * dim;
       const src = i * dim;
@@ -577,7 +582,11 @@ export const tsBackend: Backend = {
   conv2d,
   conv2dBackward,
 
-  dropout(x, y, mask, n, p, seed, offset) {
+  /**
+   * Dropout with a counter-based mask: element i is kept when hash32(seed, offset + i) / 2^32 >= p
+   * (hash32 in src/util/rng.ts, mirrored in C). mask[i] = keep ? 1/(1-p) : 0; y[i] = x[i] * mask[i].
+   */
+  dropout(x: F, y: F, mask: F, n: number, p: number, seed: number, offset: number): void {
     const keepScale = 1 / (1 - p);
     for (let i = 0; i < n; i++) {
       const keep = hash32(seed, offset + i) / 4294967296 >= p;
@@ -586,18 +595,37 @@ export const tsBackend: Backend = {
     }
   },
 
-  sum(x, n) {
+  /** Sum of elements, accumulated in double precision. */
+  sum(x: F, n: number): number {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]!;
     return s;
   },
-  sumSquares(x, n) {
+  /** Sum of squares, accumulated in double precision (gradient norms). */
+  sumSquares(x: F, n: number): number {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
     return s;
   },
 
-  adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
+  /**
+   * Fused AdamW step (decoupled weight decay, bias correction), `step` counted from 1:
+   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+   *   p -= lr * ( (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps) + weightDecay * p )
+   */
+  adamw(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
     const c1 = 1 - Math.pow(beta1, step);
     const c2 = 1 - Math.pow(beta2, step);
     for (let i = 0; i < n; i++) {
@@ -611,3 +639,6 @@ export const tsBackend: Backend = {
     }
   },
 };
+
+/** The reference backend: the kernels above, on one thread. */
+export const tsBackend = { name: 'ts' as const, threads: 1, ...tsKernels };

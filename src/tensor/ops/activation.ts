@@ -2,23 +2,22 @@ import { backend } from '../backends/index.ts';
 import { Tensor, gradOf, record } from '../tensor.ts';
 import { expectFloat } from './check.ts';
 
-/** GELU, tanh approximation (GPT-2's). */
-export function gelu(x: Tensor): Tensor {
-  expectFloat('gelu', x);
+/** y = f(x) elementwise, its backward the kernel's own. */
+function elementwise(op: 'gelu' | 'relu', x: Tensor): Tensor {
+  expectFloat(op, x);
   const y = Tensor.empty(x.shape, x.dtype);
-  backend().gelu(x.f, y.f, x.size);
-  return record(y, 'gelu', [x], (out) => {
-    if (x.requiresGrad) backend().geluBackward(x.f, out.grad!, gradOf(x), x.size);
+  backend()[op](x.f, y.f, x.size);
+  return record(y, op, [x], (out) => {
+    if (x.requiresGrad) backend()[`${op}Backward`](x.f, out.grad!, gradOf(x), x.size);
   });
 }
 
+/** GELU, tanh approximation (GPT-2's). */
+export function gelu(x: Tensor): Tensor {
+  return elementwise('gelu', x);
+}
 export function relu(x: Tensor): Tensor {
-  expectFloat('relu', x);
-  const y = Tensor.empty(x.shape, x.dtype);
-  backend().relu(x.f, y.f, x.size);
-  return record(y, 'relu', [x], (out) => {
-    if (x.requiresGrad) backend().reluBackward(x.f, out.grad!, gradOf(x), x.size);
-  });
+  return elementwise('relu', x);
 }
 
 /** Softmax over the last dimension. */

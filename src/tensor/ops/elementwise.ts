@@ -12,12 +12,18 @@ function broadcastSize(op: string, a: Tensor, b: Tensor): number {
   return b.size;
 }
 
-/** a + b, b broadcast over a's leading dimensions (a bias, a position table). */
-export function add(a: Tensor, b: Tensor): Tensor {
-  const bn = broadcastSize('add', a, b);
+/** The forward of add or mul: y = a op b, with b broadcast; n = a's size, bn = b's. */
+function broadcastForward(op: 'add' | 'mul', a: Tensor, b: Tensor): { y: Tensor; n: number; bn: number } {
+  const bn = broadcastSize(op, a, b);
   const n = a.size;
   const y = Tensor.empty(a.shape, a.dtype);
-  backend().add(a.f, b.f, y.f, n, bn);
+  backend()[op](a.f, b.f, y.f, n, bn);
+  return { y, n, bn };
+}
+
+/** a + b, b broadcast over a's leading dimensions (a bias, a position table). */
+export function add(a: Tensor, b: Tensor): Tensor {
+  const { y, n, bn } = broadcastForward('add', a, b);
   return record(y, 'add', [a, b], (out) => {
     const dy = out.grad!;
     const be = backend();
@@ -28,10 +34,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 
 /** a * b elementwise, b broadcast over a's leading dimensions. */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  const bn = broadcastSize('mul', a, b);
-  const n = a.size;
-  const y = Tensor.empty(a.shape, a.dtype);
-  backend().mul(a.f, b.f, y.f, n, bn);
+  const { y, n, bn } = broadcastForward('mul', a, b);
   return record(y, 'mul', [a, b], (out) => {
     const dy = out.grad!;
     const be = backend();

@@ -2,8 +2,11 @@
  * An independent reader of the generated texts: finds where each thing is named and checks the words
  * against the scene graph (number words, singular/plural, absent things, left/right/near/far).
  */
+import assert from 'node:assert/strict';
 import { THINGS, thing } from '../../../src/data/scenes/catalog.ts';
 import type { Scene } from '../../../src/data/scenes/types.ts';
+import { meetsLengthRule } from '../../../src/data/scenes/measure.ts';
+import type { SceneRecord } from '../../../src/data/scenes/record.ts';
 
 const NUMBERS: Record<string, number> = { a: 1, an: 1, one: 1, two: 2, three: 3, both: 2, pair: 2 };
 const COLOURS = new Set(['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'white', 'black', 'gray', 'brown', 'gold']);
@@ -134,4 +137,33 @@ export function checkText(scene: Scene, text: string, requireAll: boolean): stri
     if (/\b(at|near) the bottom\b/.test(low)) claim(g.v === 'bottom', 'bottom');
   }
   return problems;
+}
+
+/**
+ * Scene i's record: five distinct captions, and its ShortDesc, LongDesc and captions each within its length
+ * rule (asserted) and true to the scene (what checkText finds is added to `problems`).
+ */
+export function checkRecordTexts(i: number, scene: Scene, record: SceneRecord, problems: string[]): void {
+  assert.equal(record.captions.length, 5);
+  assert.equal(new Set(record.captions).size, 5);
+  const texts: [string, string, Parameters<typeof meetsLengthRule>[1]][] = [
+    ['short', record.short, 'short'],
+    ['long', record.long, 'long'],
+    ...record.captions.map((c, k) => [`caption ${k}`, c, 'caption'] as [string, string, 'caption']),
+  ];
+  for (const [label, text, kind] of texts) {
+    assert.ok(meetsLengthRule(text, kind), `scene ${i} ${label} breaks the length rule: ${text}`);
+    for (const p of checkText(scene, text, true)) problems.push(`scene ${i} ${label}: ${p}\n  ${text}`);
+  }
+}
+
+/** Each group of scene i holds 1-3 things, every one inside the 224×224 picture (a pixel of slack). */
+export function assertGroupsFit(i: number, s: Scene): void {
+  for (const g of s.groups) {
+    assert.ok(g.count >= 1 && g.count <= 3 && g.items.length === g.count);
+    for (const it of g.items) {
+      assert.ok(it.x - it.size / 2 >= -1 && it.x + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
+      assert.ok(it.y - it.size / 2 >= -1 && it.y + it.size / 2 <= 225, `scene ${i}: ${g.name} leaves the picture`);
+    }
+  }
 }

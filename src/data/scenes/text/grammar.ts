@@ -40,35 +40,26 @@ export function chooseWeighted(rng: Rng, alts: readonly [number, Alt][]): string
   throw new Error('no applicable alternative');
 }
 
+/** Each marker's singular and plural form. */
+const AGREEMENT: Record<string, [string, string]> = {
+  s: ['s', ''],
+  es: ['es', ''],
+  ies: ['ies', 'y'],
+  is: ['is', 'are'],
+  has: ['has', 'have'],
+  does: ['does', 'do'],
+  was: ['was', 'were'],
+  its: ['its', 'their'],
+  it: ['it', 'they'],
+  them: ['it', 'them'],
+};
+
 /**
  * Fills agreement marks for a singular or plural subject: {s} (wants/want), {es} (watches/watch),
  * {ies} (flies/fly), {is}, {has}, {does}, {was}, {its}, {it} (subject), {them} (object).
  */
 export function agree(template: string, plural: boolean): string {
-  return template.replace(/\{(s|es|ies|is|has|does|was|its|it|them)\}/g, (_, m: string) => {
-    switch (m) {
-      case 's':
-        return plural ? '' : 's';
-      case 'es':
-        return plural ? '' : 'es';
-      case 'ies':
-        return plural ? 'y' : 'ies';
-      case 'is':
-        return plural ? 'are' : 'is';
-      case 'has':
-        return plural ? 'have' : 'has';
-      case 'does':
-        return plural ? 'do' : 'does';
-      case 'was':
-        return plural ? 'were' : 'was';
-      case 'its':
-        return plural ? 'their' : 'its';
-      case 'it':
-        return plural ? 'they' : 'it';
-      default:
-        return plural ? 'them' : 'it';
-    }
-  });
+  return template.replace(/\{(s|es|ies|is|has|does|was|its|it|them)\}/g, (_, m: string) => AGREEMENT[m]![plural ? 1 : 0]);
 }
 
 /** "a" or "an" for the word that follows. */
