@@ -1,6 +1,6 @@
 /**
  * COCO instances annotations (`instances_train2017.json`): the things in each picture, grouped per
- * category with one box per (non-crowd) annotation, as the `meta.objects` the patch head learns from
+ * category with one box per (non-crowd) annotation, as the `meta.objects` the patch loss learns from
  * (src/data/patch-cover.ts).
  */
 import { UserError } from '../util/errors.ts';

@@ -56,7 +56,7 @@ export interface LoaderOptions {
   padToMax?: boolean;
   /** Pixel cap for source images (see image.ts). */
   maxPixels?: number;
-  /** Patches per side of the model's grid: batches then carry the patch head's targets. */
+  /** Patches per side of the model's grid: batches then carry the patch loss's targets. */
   patchGrid?: number;
 }
 
@@ -373,7 +373,7 @@ export class DataLoader {
   }
 
   private readonly nameTokens = new Map<string, number>();
-  /** The first token of " name": what the patch head learns to say for a thing. */
+  /** The first token of " name": what the patch loss teaches a patch to say for a thing. */
   private readonly nameToken = (name: string): number => {
     let id = this.nameTokens.get(name);
     if (id === undefined) {

@@ -1,7 +1,7 @@
 /**
  * Which thing covers each patch of a picture, from the boxes a record's meta gives its things (the
- * built-in scenes and photo scenes write them): the labels of the patch head's objective
- * (src/model/patch-head.ts) and of the per-patch probe (bench/probe).
+ * built-in scenes and photo scenes write them): the labels of the patch loss
+ * (src/model/patch-loss.ts) and of the per-patch probe (bench/probe).
  */
 import type { DatasetRecord } from './dataset.ts';
 

@@ -20,8 +20,8 @@ export function createModel(config: ModelConfig, seed: number): VLM {
 
 /**
  * Mean cross-entropy over the batch's text targets (a scalar tensor, recorded for backward), plus
- * `wordWeight` times the word head's loss and `patchWeight` times the patch head's when the model has
- * them and the batch carries patch targets (training; validation leaves both 0).
+ * `wordWeight` times the word head's loss (when the model has one) and `patchWeight` times the patch
+ * loss (when the batch carries patch targets); training only, validation leaves both 0.
  * With `mismatched`, each text is paired with the next row's picture instead of its own: the loss the
  * model gets when the image tells it nothing true, so the gap to the real loss measures how much it
  * uses the image.
