@@ -554,20 +554,19 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
     r.sumSquares = nb.sumSquares(x, n);
     const out = poison(4 * 128 * 64),
       probs = poison(4 * 2 * 128 * 128);
+    const layout = {
+      batch: 4,
+      heads: 2,
+      tq: 128,
+      tk: 128,
+      headDim: 32,
+      qStride: 192,
+      kvStride: 192,
+      kvBatchStride: 128 * 192,
+      outStride: 64,
+    };
     nb.attention(
-      {
-        batch: 4,
-        heads: 2,
-        tq: 128,
-        tk: 128,
-        headDim: 32,
-        qStride: 192,
-        kvStride: 192,
-        kvBatchStride: 128 * 192,
-        outStride: 64,
-        causal: true,
-        keyMask: null,
-      },
+      { ...layout, causal: true, keyMask: null },
       qkv,
       qkv.subarray(64),
       qkv.subarray(128),
@@ -577,17 +576,7 @@ test('every kernel gives identical results on 1 and 2 threads', () => {
     Object.assign(r, { out, probs });
     const dqkv = new Float32Array(qkv.length);
     nb.attentionBackward(
-      {
-        batch: 4,
-        heads: 2,
-        tq: 128,
-        tk: 128,
-        headDim: 32,
-        qStride: 192,
-        kvStride: 192,
-        kvBatchStride: 128 * 192,
-        outStride: 64,
-      },
+      layout,
       out,
       qkv,
       qkv.subarray(64),
