@@ -17,13 +17,14 @@ import { isPackedFolder, openTrainingData } from '../data/packed.ts';
 import { configFor } from '../model/config.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
 import { Progress } from '../util/progress.ts';
 import { resolveCheckpoint, readTrainerState, runDirOf } from './checkpoint.ts';
 import type { ResolvedConfig, TrainConfig } from './config.ts';
 import { writeLossCurve } from './curve.ts';
 import { readMetrics } from './metrics.ts';
-import { createModel, describeImages, loadModelFolder } from './model-bridge.ts';
+import { createModel, loadModelFolder } from './model-bridge.ts';
+import { describeValSamples } from './samples.ts';
 import { writeSafetensors } from '../nn/index.ts';
 import type { TrainSummary } from './trainer.ts';
 import type { TrainerState } from './state.ts';
@@ -303,35 +304,11 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<TrainSummary
   say(`checkpoint: ${s.checkpoint}`);
   await refreshCurve();
   if (s.stoppedBy === 'done' || s.stoppedBy === 'time')
-    s.samples = await describeSamples(s.checkpoint, config, runDir);
+    // described by our own model, loaded from the torch-trained checkpoint
+    s.samples = await describeValSamples(openTrainingData(config.train.data), config.train, runDir, () =>
+      loadModelFolder(s.checkpoint),
+    );
   return s;
-}
-
-/** Greedy descriptions of the first val pictures by the torch-trained checkpoint, loaded by our own model. */
-async function describeSamples(
-  ck: string,
-  cfg: ResolvedConfig,
-  runDir: string,
-): Promise<TrainSummary['samples']> {
-  const n = cfg.train.samples;
-  if (!n) return [];
-  const dataset = openTrainingData(cfg.train.data);
-  const records = dataset.records.filter((r) => r.split === 'val').slice(0, n);
-  if (!records.length) return [];
-  const { model, tokenizer } = await loadModelFolder(ck);
-  const field = cfg.train.text === 'long' ? 'long' : 'short';
-  const texts = await describeImages(model, tokenizer, dataset, records);
-  const out = records.map((r, i) => ({
-    id: r.id,
-    image: r.image,
-    reference: String(r[field] ?? ''),
-    generated: texts[i]!,
-  }));
-  await writeFileAtomic(
-    path.join(runDir, 'samples.jsonl'),
-    out.map((x) => JSON.stringify(x)).join('\n') + '\n',
-  );
-  return out.map(({ id, reference, generated }) => ({ id, reference, generated }));
 }
 
 /** The command lines that start the same run under torchrun on several machines. */

@@ -10,14 +10,11 @@
  * consumes no randomness. With the same backend and thread count a resumed run repeats the
  * uninterrupted one bit for bit.
  */
-import path from 'node:path';
 import { backend } from '../tensor/backends/index.ts';
-import type { Dataset } from '../data/dataset.ts';
-import { writeFileAtomic } from '../util/fs.ts';
 import { learningRate } from './schedule.ts';
 import { bestCheckpoint, resolveCheckpoint } from './checkpoint.ts';
 import type { ResolvedConfig, TrainConfig } from './config.ts';
-import { describeImages } from './model-bridge.ts';
+import { describeValSamples } from './samples.ts';
 import { TimeBudget } from './budget.ts';
 import { Checkpointer, Recorder } from './record.ts';
 import {
@@ -170,7 +167,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const last = unchanged ? resolveCheckpoint(runDir) : await checkpoint({ best: isBest, finished });
   say(`checkpoint: ${last}`);
   await rec.refreshCurve();
-  const samples = ended ? await describeSamples(run, dataset) : [];
+  const samples = ended ? await describeValSamples(dataset, run.cfg.train, run.runDir, async () => run) : [];
   const summary = { checkpoint: last, totalSteps, epoch: trainLoader.state().epoch, lastLoss, stoppedBy };
   return summarize(run, c, summary, samples, (performance.now() - t0) / 1000);
 }
@@ -213,26 +210,4 @@ function summarize(
     threads: backend().threads,
     samples,
   };
-}
-
-/** Greedy descriptions of the first few val pictures, written to samples.jsonl in the run folder. */
-async function describeSamples(
-  { model, tokenizer, cfg, runDir }: Run,
-  dataset: Dataset,
-): Promise<TrainSummary['samples']> {
-  const n = cfg.train.samples;
-  if (n === 0) return [];
-  const records = dataset.records.filter((r) => r.split === 'val').slice(0, n);
-  if (!records.length) return [];
-  const field = cfg.train.text === 'long' ? 'long' : 'short';
-  const texts = await describeImages(model, tokenizer, dataset, records);
-  const out = records.map((r, i) => ({
-    id: r.id,
-    image: r.image,
-    reference: String(r[field] ?? ''),
-    generated: texts[i]!,
-  }));
-  const lines = out.map((o) => JSON.stringify(o)).join('\n') + '\n';
-  await writeFileAtomic(path.join(runDir, 'samples.jsonl'), lines);
-  return out.map(({ id, reference, generated }) => ({ id, reference, generated }));
 }
